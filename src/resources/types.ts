@@ -1,0 +1,245 @@
+// Canonical, version-independent forms of every resource Trellis understands.
+// Parsers in this folder accept every supported apiVersion and normalise into
+// these shapes; everything downstream (store, compiler, CLI) reads only these.
+
+/** Where a document came from, for error messages and `get -o yaml`. */
+export interface SourceLocation {
+  file: string;
+  /** 0-based index of the document inside the file. */
+  document: number;
+  /** 1-based line of the document's first line. */
+  line: number;
+}
+
+export interface ObjectMeta {
+  name: string;
+  /** '' for cluster-scoped kinds (Namespace, MeshConfig). */
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Set by the store: revision of the last change to this object. */
+  resourceVersion?: string;
+  /** Set by the store on first write. */
+  uid?: string;
+  /** Set by the store on first write (RFC 3339); Gateway API uses it to order routes. */
+  creationTimestamp?: string;
+  /** Set by the store: bumped whenever spec changes. */
+  generation?: number;
+}
+
+export interface ResourceBase<K extends string, S> {
+  /** The apiVersion the user wrote (kept for display; the spec is canonical). */
+  apiVersion: string;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: S;
+  status?: unknown;
+  source?: SourceLocation;
+}
+
+// ---- core/v1 -------------------------------------------------------------
+
+export type NamespaceResource = ResourceBase<'Namespace', Record<string, never>>;
+export type ServiceAccountResource = ResourceBase<'ServiceAccount', Record<string, never>>;
+
+/** Application protocol of a Service port, as the mesh treats it. */
+export type AppProtocol = 'http' | 'http2' | 'grpc' | 'tcp';
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  /** A number, or the name of a Workload/container port. Defaults to `port`. */
+  targetPort: number | string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  /** From appProtocol, else from the port name prefix (`http-`, `tcp-`, `grpc-`), else http. */
+  appProtocol: AppProtocol;
+}
+
+export interface ServiceSpec {
+  selector: Record<string, string>;
+  ports: ServicePort[];
+  clusterIP?: string;
+}
+export type ServiceResource = ResourceBase<'Service', ServiceSpec>;
+
+// ---- trellis.dev/v1alpha1 --------------------------------------------------
+
+export interface WorkloadPort {
+  name: string;
+  /** Fixed port in local process mode; omitted = the runner assigns one per instance. */
+  port?: number;
+  protocol?: 'TCP' | 'UDP';
+}
+
+export interface WorkloadUpstream {
+  /** Service name. */
+  service: string;
+  /** Service namespace; defaults to the Workload's namespace. */
+  namespace: string;
+  /** Service port. */
+  port: number;
+  /** Local port the sidecar listens on for this upstream; omitted = assigned. */
+  localPort?: number;
+}
+
+export interface WorkloadSpec {
+  command: string[];
+  env: Record<string, string>;
+  replicas: number;
+  serviceAccountName: string;
+  ports: WorkloadPort[];
+  zone?: string;
+  upstreams: WorkloadUpstream[];
+  /** Working directory, relative to the manifest's folder. */
+  workingDir?: string;
+}
+export type WorkloadResource = ResourceBase<'Workload', WorkloadSpec>;
+
+export interface MeshConfigSpec {
+  mtls: { mode: 'STRICT' | 'PERMISSIVE' };
+  access: { mode: 'deny' | 'permissive' };
+  certificates: {
+    /** Lifetime of proxy certificates, milliseconds. */
+    lifetimeMs: number;
+    /** Rotate when this fraction of the lifetime has passed (0 < x < 1). */
+    rotateAt: number;
+  };
+  trustDomain: string;
+}
+export type MeshConfigResource = ResourceBase<'MeshConfig', MeshConfigSpec>;
+
+// ---- access.smi-spec.io ----------------------------------------------------
+
+export interface IdentityBinding {
+  kind: 'ServiceAccount';
+  name: string;
+  namespace: string;
+}
+
+export interface TrafficTargetRule {
+  kind: 'HTTPRouteGroup' | 'TCPRoute' | 'UDPRoute';
+  name: string;
+  /** Names of matches in the referenced HTTPRouteGroup; undefined = all of them. */
+  matches?: string[];
+}
+
+export interface TrafficTargetSpec {
+  destination: IdentityBinding & { port?: number };
+  rules: TrafficTargetRule[];
+  sources: IdentityBinding[];
+}
+export type TrafficTargetResource = ResourceBase<'TrafficTarget', TrafficTargetSpec>;
+
+// ---- specs.smi-spec.io -----------------------------------------------------
+
+export interface HTTPMatch {
+  name: string;
+  /** Regular expression over the path (RE2 syntax; anchoring: docs/smi.md). */
+  pathRegex?: string;
+  /** Upper-case method names; ['*'] or [] = any method. */
+  methods: string[];
+  /** Header name (lower-case) → value regular expression. */
+  headers: Record<string, string>;
+}
+export interface HTTPRouteGroupSpec {
+  matches: HTTPMatch[];
+}
+export type HTTPRouteGroupResource = ResourceBase<'HTTPRouteGroup', HTTPRouteGroupSpec>;
+
+export interface TCPRouteSpec {
+  /** Allowed destination ports; empty = every port. */
+  ports: number[];
+}
+export type TCPRouteResource = ResourceBase<'TCPRoute', TCPRouteSpec>;
+export type UDPRouteResource = ResourceBase<'UDPRoute', TCPRouteSpec>;
+
+// ---- split.smi-spec.io -----------------------------------------------------
+
+export interface TrafficSplitBackend {
+  /** Service name in the TrafficSplit's namespace. */
+  service: string;
+  /** Relative integer weight (v1alpha1 quantities are converted: `500m` → 500, `1` → 1000). */
+  weight: number;
+}
+export interface TrafficSplitSpec {
+  /** Root service name (an FQDN such as `bookstore.bookstore` is reduced to `bookstore`). */
+  service: string;
+  backends: TrafficSplitBackend[];
+  /** v1alpha3+: HTTPRouteGroup (or TCPRoute) references for A/B routing. */
+  matches: { kind: 'HTTPRouteGroup' | 'TCPRoute'; name: string }[];
+}
+export type TrafficSplitResource = ResourceBase<'TrafficSplit', TrafficSplitSpec>;
+
+// ---- internal: a running local-mode replica --------------------------------
+
+export interface InstancePort {
+  /** Workload port name. */
+  name: string;
+  /** Port the app listens on. */
+  port: number;
+  /** Port of the sidecar's inbound mTLS listener that fronts this app port. */
+  inboundPort: number;
+}
+
+export interface WorkloadInstanceSpec {
+  workload: string;
+  index: number;
+  serviceAccountName: string;
+  labels: Record<string, string>;
+  zone?: string;
+  /** Address of the instance's sidecar (127.0.0.1 in process mode). */
+  address: string;
+  ports: InstancePort[];
+  outboundPort: number;
+  adminPort: number;
+  upstreams: (WorkloadUpstream & { localPort: number })[];
+  /** Both the app and the sidecar answer. */
+  ready: boolean;
+}
+/** Written by the local runner (trellis.dev/v1alpha1 WorkloadInstance); the local catalog is built from these. */
+export type WorkloadInstanceResource = ResourceBase<'WorkloadInstance', WorkloadInstanceSpec>;
+
+/**
+ * A document of a kind Trellis recognises but does not store in local mode:
+ * Kubernetes workloads (Deployment, StatefulSet, ...) and other meshes' kinds
+ * it does not translate. Parsing reports each with a warning saying what to use instead.
+ */
+export interface ForeignDocument {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  source: SourceLocation;
+  /** What the user should do, e.g. "needs Kubernetes mode or a trellis.dev Workload". */
+  advice: string;
+}
+
+export type Resource =
+  | NamespaceResource
+  | ServiceAccountResource
+  | ServiceResource
+  | WorkloadResource
+  | MeshConfigResource
+  | TrafficTargetResource
+  | HTTPRouteGroupResource
+  | TCPRouteResource
+  | UDPRouteResource
+  | TrafficSplitResource
+  | WorkloadInstanceResource;
+
+export type ResourceKind = Resource['kind'];
+
+/** Identifies one object independently of apiVersion. */
+export interface ResourceRef {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export function refOf(r: { kind: string; metadata: { namespace: string; name: string } }): ResourceRef {
+  return { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
+}
+
+export function keyOf(ref: ResourceRef): string {
+  return `${ref.kind}/${ref.namespace}/${ref.name}`;
+}
