@@ -1,0 +1,177 @@
+// Outbound configuration: one virtual host per Service port, its routes
+// (SMI TrafficSplit → weighted backends, `matches` → A/B routes), and one
+// cluster per Service port with its ready endpoints.
+
+import type { Catalog, CatalogService } from '../catalog/catalog.js';
+import { spiffeId } from '../identity/spiffe.js';
+import type { TrafficSplitResource } from '../resources/types.js';
+import type { Diagnostics } from './diagnostics.js';
+import { selectMatches } from './http-match.js';
+import { byAgeThenName, type ResourceIndex } from './resource-index.js';
+import type { ClusterConfig, HttpMatchConfig, Protocol, RouteConfig, VirtualHost } from './snapshot.js';
+
+/** The DNS suffix of Services, as in Kubernetes. */
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+export function clusterName(namespace: string, service: string, port: number): string {
+  return `${namespace}/${service}:${port}`;
+}
+
+export function protocolOf(appProtocol: string): Protocol {
+  return appProtocol === 'tcp' ? 'tcp' : 'http';
+}
+
+export function compileClusters(catalog: Catalog, trustDomain: string): ClusterConfig[] {
+  const out: ClusterConfig[] = [];
+  for (const svc of sortedServices(catalog)) {
+    for (const { port, endpoints } of svc.ports) {
+      out.push({
+        name: clusterName(svc.namespace, svc.name, port.port),
+        service: svc.name,
+        namespace: svc.namespace,
+        port: port.port,
+        protocol: protocolOf(port.appProtocol),
+        endpoints: endpoints
+          .filter((e) => e.ready)
+          .map((e) => ({
+            address: e.address,
+            port: e.port,
+            identity: spiffeId(trustDomain, e.namespace, e.serviceAccount),
+            ...(e.zone ? { zone: e.zone } : {}),
+            instance: e.instance,
+          }))
+          .sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0)),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Host header values that address a Service port from a client in
+ * `clientNamespace`: `name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`,
+ * and bare `name` from the same namespace, each with `:port`, and also
+ * without it when the port is 80.
+ */
+export function serviceDomains(name: string, namespace: string, port: number, clientNamespace: string): string[] {
+  const hosts = [`${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`];
+  if (clientNamespace === namespace) hosts.unshift(name);
+  const out = hosts.map((h) => `${h}:${port}`);
+  if (port === 80) out.push(...hosts);
+  return out;
+}
+
+/** The TrafficSplit in force for each root Service (`ns/name`): the oldest wins a conflict. */
+export function activeSplits(index: ResourceIndex, diagnostics: Diagnostics): Map<string, TrafficSplitResource> {
+  const out = new Map<string, TrafficSplitResource>();
+  for (const split of [...index.list('TrafficSplit')].sort(byAgeThenName)) {
+    const key = `${split.metadata.namespace}/${split.spec.service}`;
+    const winner = out.get(key);
+    if (winner) {
+      diagnostics.warn(
+        split,
+        `ignored: TrafficSplit ${winner.metadata.namespace}/${winner.metadata.name} already splits service ${key} (the oldest split wins)`,
+      );
+      continue;
+    }
+    out.set(key, split);
+  }
+  return out;
+}
+
+export function compileVirtualHosts(
+  index: ResourceIndex,
+  catalog: Catalog,
+  splits: Map<string, TrafficSplitResource>,
+  clientNamespace: string,
+  diagnostics: Diagnostics,
+): VirtualHost[] {
+  const out: VirtualHost[] = [];
+  for (const svc of sortedServices(catalog)) {
+    const split = splits.get(`${svc.namespace}/${svc.name}`);
+    for (const { port } of svc.ports) {
+      const protocol = protocolOf(port.appProtocol);
+      const own = clusterName(svc.namespace, svc.name, port.port);
+      const routes: RouteConfig[] = split
+        ? splitRoutes(index, catalog, split, port.port, protocol, own, diagnostics)
+        : [{ name: 'default', action: { kind: 'clusters', clusters: [{ cluster: own, weight: 1 }] } }];
+      out.push({
+        name: own,
+        service: svc.name,
+        namespace: svc.namespace,
+        port: port.port,
+        protocol,
+        domains: serviceDomains(svc.name, svc.namespace, port.port, clientNamespace),
+        routes,
+      });
+    }
+  }
+  return out;
+}
+
+function splitRoutes(
+  index: ResourceIndex,
+  catalog: Catalog,
+  split: TrafficSplitResource,
+  port: number,
+  protocol: Protocol,
+  rootCluster: string,
+  diagnostics: Diagnostics,
+): RouteConfig[] {
+  const ns = split.metadata.namespace;
+  const name = `split:${ns}/${split.metadata.name}`;
+  const clusters: { cluster: string; weight: number }[] = [];
+  const reasons: string[] = [];
+  for (const b of split.spec.backends) {
+    const backend = catalog.services.get(`${ns}/${b.service}`);
+    if (!backend) {
+      reasons.push(`backend service ${ns}/${b.service} does not exist`);
+      diagnostics.warn(split, `backend service ${ns}/${b.service} does not exist: it receives no traffic`);
+      continue;
+    }
+    if (!backend.ports.some((p) => p.port.port === port)) {
+      reasons.push(`backend service ${ns}/${b.service} has no port ${port}`);
+      diagnostics.warn(split, `backend service ${ns}/${b.service} does not serve port ${port} of the root service: it receives no traffic on that port`);
+      continue;
+    }
+    if (b.weight > 0) clusters.push({ cluster: clusterName(ns, b.service, port), weight: b.weight });
+  }
+  const action: RouteConfig['action'] =
+    clusters.length > 0
+      ? { kind: 'clusters', clusters }
+      : {
+          kind: 'respond',
+          status: 503,
+          body:
+            `TrafficSplit ${ns}/${split.metadata.name} has no backend that can take traffic` +
+            (reasons.length > 0 ? ` (${reasons.join('; ')})` : ' (every weight is 0)'),
+        };
+  if (split.spec.matches.length === 0) return [{ name, action }];
+
+  // A/B routing: requests that satisfy a match are split; the rest go to the root service.
+  const matches: HttpMatchConfig[] = [];
+  for (const m of split.spec.matches) {
+    if (m.kind !== 'HTTPRouteGroup') {
+      if (protocol === 'tcp') return [{ name, action }];
+      diagnostics.warn(split, `matches of kind ${m.kind} do not apply to HTTP port ${port}`);
+      continue;
+    }
+    const group = index.get('HTTPRouteGroup', ns, m.name);
+    if (!group) {
+      diagnostics.warn(split, `matches refer to HTTPRouteGroup ${ns}/${m.name}, which does not exist`);
+      continue;
+    }
+    matches.push(...selectMatches(group, undefined, (msg) => diagnostics.warn(split, msg)));
+  }
+  const fallback: RouteConfig = { name: 'default', action: { kind: 'clusters', clusters: [{ cluster: rootCluster, weight: 1 }] } };
+  if (protocol === 'tcp' || matches.length === 0) return [fallback];
+  return [{ name, matches, action }, fallback];
+}
+
+function sortedServices(catalog: Catalog): CatalogService[] {
+  return [...catalog.services.values()].sort((a, b) => {
+    const ka = `${a.namespace}/${a.name}`;
+    const kb = `${b.namespace}/${b.name}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+}

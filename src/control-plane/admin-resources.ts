@@ -1,0 +1,62 @@
+// The admin API's one door into src/resources: turns the `files` and `objects`
+// of a request body into canonical resources, with every error named by file,
+// document, line and field path.
+
+import type { ForeignDocument, Resource } from '../resources/types.js';
+import { kindDescriptor, resolveKind } from '../resources/kinds.js';
+import { parseManifests, parseObject } from '../resources/parse.js';
+import { AdminError } from './admin-http.js';
+import type { WireManifestError } from './admin-types.js';
+
+export interface ParsedRequest {
+  resources: Resource[];
+  foreign: ForeignDocument[];
+  errors: WireManifestError[];
+  warnings: unknown[];
+}
+
+/** Canonical kind and scope of what a user typed ('ts', 'trafficsplits', ...); throws TRELLIS_E_UNKNOWN_KIND. */
+export function canonicalKind(input: string): { kind: string; namespaced: boolean } {
+  const kind = resolveKind(input);
+  return { kind, namespaced: kindDescriptor(kind)?.namespaced ?? true };
+}
+
+/**
+ * Parses `body.files` (YAML text, each with the path it is shown under) and,
+ * when allowed, `body.objects` (already-decoded documents). Shape errors of the
+ * body itself are thrown as 400 AdminErrors; manifest errors are collected.
+ */
+export function parseRequestManifests(body: Record<string, unknown>, opts: { allowObjects: boolean }): ParsedRequest {
+  const out: ParsedRequest = { resources: [], foreign: [], errors: [], warnings: [] };
+  const merge = (r: Partial<ParsedRequest> & { resource?: Resource }) => {
+    if (r.resource) out.resources.push(r.resource);
+    out.resources.push(...(r.resources ?? []));
+    out.foreign.push(...(r.foreign ?? []));
+    out.errors.push(...((r.errors ?? []) as WireManifestError[]));
+    out.warnings.push(...(r.warnings ?? []));
+  };
+  if (body.files !== undefined) {
+    if (!Array.isArray(body.files)) throw bad('files must be an array of {path, content}');
+    body.files.forEach((f: unknown, i: number) => {
+      const file = f as { path?: unknown; content?: unknown } | null;
+      if (!file || typeof file !== 'object' || typeof file.content !== 'string') {
+        throw bad(`files[${i}] must be {path, content} with string content`);
+      }
+      const path = typeof file.path === 'string' && file.path ? file.path : `files[${i}]`;
+      merge(parseManifests(file.content, path) as Partial<ParsedRequest>);
+    });
+  }
+  if (body.objects !== undefined) {
+    if (!opts.allowObjects) throw bad('objects are not accepted here; use refs or files');
+    if (!Array.isArray(body.objects)) throw bad('objects must be an array');
+    body.objects.forEach((o: unknown, i: number) => {
+      const source = { file: `objects[${i}]`, document: i, line: 1 };
+      merge(parseObject(o, source) as Partial<ParsedRequest> & { resource?: Resource });
+    });
+  }
+  return out;
+}
+
+function bad(message: string): AdminError {
+  return new AdminError(400, 'TRELLIS_E_BAD_REQUEST', message);
+}

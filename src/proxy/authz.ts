@@ -1,0 +1,75 @@
+// Inbound authorisation: decides, from the caller's verified identity, whether
+// a request (or a TCP connection) may reach this proxy's app. Compiled from
+// the snapshot's AuthzPolicy; every decision carries the rule or the reason.
+
+import type { AuthzPolicy } from '../compiler/snapshot.js';
+import { compileMatcher, type RequestHead, type RequestMatcher } from './http-match.js';
+
+export type AuthzDecision = { allowed: true; rule: string } | { allowed: false; reason: string };
+
+interface CompiledRule {
+  target: string;
+  sources: Set<string>;
+  port?: number;
+  http: { name: string; matcher: RequestMatcher }[];
+  tcpPorts: (number[] | 'all')[];
+}
+
+export interface Authorizer {
+  /** HTTP request on app port `port`; `source` is the caller's SPIFFE ID, undefined for plaintext. */
+  http(source: string | undefined, port: number, req: RequestHead, path: string): AuthzDecision;
+  /** A TCP connection on app port `port`. */
+  tcp(source: string | undefined, port: number): AuthzDecision;
+}
+
+const ALLOW_PERMISSIVE: AuthzDecision = { allowed: true, rule: 'access mode permissive' };
+
+export function compileAuthorizer(policy: AuthzPolicy): Authorizer {
+  const rules: CompiledRule[] = policy.rules.map((r) => ({
+    target: r.target,
+    sources: new Set(r.sources),
+    port: r.port,
+    http: r.allow.flatMap((a) => (a.kind === 'http' ? [{ name: a.match.name, matcher: compileMatcher(a.match) }] : [])),
+    tcpPorts: r.allow.flatMap((a) => (a.kind === 'tcp' ? [a.ports.length === 0 ? ('all' as const) : a.ports] : [])),
+  }));
+  const tcpAllows = (r: CompiledRule, port: number) =>
+    r.tcpPorts.some((ports) => ports === 'all' || ports.includes(port));
+
+  function candidates(source: string | undefined, port: number): CompiledRule[] | AuthzDecision {
+    if (source === undefined) {
+      return { allowed: false, reason: 'the connection is not authenticated with a mesh certificate' };
+    }
+    if (rules.length === 0) {
+      return { allowed: false, reason: 'no TrafficTarget has this service account as its destination' };
+    }
+    const mine = rules.filter((r) => r.sources.has(source) && (r.port === undefined || r.port === port));
+    if (mine.length === 0) {
+      return { allowed: false, reason: `no TrafficTarget allows ${source} to reach this destination on port ${port}` };
+    }
+    return mine;
+  }
+
+  return {
+    http(source, port, req, path) {
+      if (policy.mode === 'permissive') return ALLOW_PERMISSIVE;
+      const c = candidates(source, port);
+      if (!Array.isArray(c)) return c;
+      for (const r of c) {
+        if (tcpAllows(r, port)) return { allowed: true, rule: r.target };
+        for (const h of r.http) if (h.matcher(req, path)) return { allowed: true, rule: `${r.target} (${h.name})` };
+      }
+      const targets = c.map((r) => r.target).join(', ');
+      return {
+        allowed: false,
+        reason: `${req.method} ${path} matches no route that TrafficTarget ${targets} allows for this source`,
+      };
+    },
+    tcp(source, port) {
+      if (policy.mode === 'permissive') return ALLOW_PERMISSIVE;
+      const c = candidates(source, port);
+      if (!Array.isArray(c)) return c;
+      for (const r of c) if (tcpAllows(r, port)) return { allowed: true, rule: r.target };
+      return { allowed: false, reason: `no TCPRoute of TrafficTarget ${c.map((r) => r.target).join(', ')} allows port ${port}` };
+    },
+  };
+}
