@@ -114,7 +114,6 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace of the workload', 'default')
     .option('--instance <index|name>', 'instance index or name', '0')
     .option('--state-dir <dir>', STATE_DIR_HELP)
-    .passThroughOptions()
     .action(
       run(async (workload: string, command: string[], _o: unknown, cmd: Command) =>
         (await import('./commands/exec.js')).exec(workload, command, optionsOf(cmd)),

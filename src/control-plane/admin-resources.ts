@@ -4,7 +4,8 @@
 
 import type { ForeignDocument, Resource } from '../resources/types.js';
 import { kindDescriptor, resolveKind } from '../resources/kinds.js';
-import { parseManifests, parseObject } from '../resources/parse.js';
+import { parseManifests, type ParseResult } from '../resources/parse-manifests.js';
+import { parseObject, type ObjectParseResult } from '../resources/parse-object.js';
 import { AdminError } from './admin-http.js';
 import type { WireManifestError } from './admin-types.js';
 
@@ -28,13 +29,14 @@ export function canonicalKind(input: string): { kind: string; namespaced: boolea
  */
 export function parseRequestManifests(body: Record<string, unknown>, opts: { allowObjects: boolean }): ParsedRequest {
   const out: ParsedRequest = { resources: [], foreign: [], errors: [], warnings: [] };
-  const merge = (r: Partial<ParsedRequest> & { resource?: Resource }) => {
-    if (r.resource) out.resources.push(r.resource);
-    out.resources.push(...(r.resources ?? []));
-    out.foreign.push(...(r.foreign ?? []));
-    out.errors.push(...((r.errors ?? []) as WireManifestError[]));
-    out.warnings.push(...(r.warnings ?? []));
+  const merge = (r: ParseResult) => {
+    out.resources.push(...r.resources);
+    out.foreign.push(...r.foreign);
+    out.errors.push(...r.errors);
+    out.warnings.push(...r.warnings);
   };
+  const mergeObject = (r: ObjectParseResult) =>
+    merge({ resources: r.resource ? [r.resource] : [], foreign: r.foreign ? [r.foreign] : [], errors: r.errors, warnings: r.warnings });
   if (body.files !== undefined) {
     if (!Array.isArray(body.files)) throw bad('files must be an array of {path, content}');
     body.files.forEach((f: unknown, i: number) => {
@@ -43,7 +45,7 @@ export function parseRequestManifests(body: Record<string, unknown>, opts: { all
         throw bad(`files[${i}] must be {path, content} with string content`);
       }
       const path = typeof file.path === 'string' && file.path ? file.path : `files[${i}]`;
-      merge(parseManifests(file.content, path) as Partial<ParsedRequest>);
+      merge(parseManifests(file.content, path));
     });
   }
   if (body.objects !== undefined) {
@@ -51,7 +53,7 @@ export function parseRequestManifests(body: Record<string, unknown>, opts: { all
     if (!Array.isArray(body.objects)) throw bad('objects must be an array');
     body.objects.forEach((o: unknown, i: number) => {
       const source = { file: `objects[${i}]`, document: i, line: 1 };
-      merge(parseObject(o, source) as Partial<ParsedRequest> & { resource?: Resource });
+      mergeObject(parseObject(o, source));
     });
   }
   return out;

@@ -24,8 +24,8 @@ export interface XdsClientOptions {
   /** Roots that sign the control plane's certificate (the mesh CA). */
   rootsPem: string;
   credentials: Credentials;
-  /** Applies a snapshot; throwing NACKs it. */
-  apply(snapshot: Snapshot): void;
+  /** Applies a snapshot; a rejection NACKs it. */
+  apply(snapshot: Snapshot): Promise<void>;
   log: Logger;
 }
 
@@ -48,6 +48,8 @@ export class XdsClient {
   private rotation: NodeJS.Timeout | undefined;
   private pendingKey: PendingKey | undefined;
   private rotateAt = 0.5;
+  /** Snapshots apply one at a time, in the order received. */
+  private applying: Promise<void> = Promise.resolve();
   private lifetimeMs = 0;
 
   constructor(private readonly opts: XdsClientOptions) {}
@@ -129,17 +131,19 @@ export class XdsClient {
       }
       case 'snapshot': {
         const version = m.snapshot.version;
-        try {
-          this.opts.apply(m.snapshot);
-          this.state.appliedVersion = version;
-          send({ type: 'ack', version });
-        } catch (err) {
-          const error = (err as Error).message;
-          this.state.rejectedVersion = version;
-          this.state.rejectedError = error;
-          this.opts.log.warn(`rejected snapshot ${version}: ${error}`);
-          send({ type: 'nack', version, error });
-        }
+        this.applying = this.applying.then(async () => {
+          try {
+            await this.opts.apply(m.snapshot);
+            this.state.appliedVersion = version;
+            send({ type: 'ack', version });
+          } catch (err) {
+            const error = (err as Error).message;
+            this.state.rejectedVersion = version;
+            this.state.rejectedError = error;
+            this.opts.log.warn(`rejected snapshot ${version}: ${error}`);
+            send({ type: 'nack', version, error });
+          }
+        });
         return;
       }
       case 'error':

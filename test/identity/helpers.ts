@@ -38,14 +38,25 @@ export interface HandshakeResult {
   clientError?: Error;
   /** What the client received from the server ('ok' when accepted). */
   received: string;
+  /** With `rejectUnauthorized: false` on the server: why the client certificate failed verification. */
+  serverAuthorizationError?: string;
 }
 
 /** Runs one mutual-TLS exchange on 127.0.0.1 (port 0); both sides verify against their `ca`. */
-export async function mtlsHandshake(server: Credentials, client: Credentials): Promise<HandshakeResult> {
+export async function mtlsHandshake(
+  server: Credentials,
+  client: Credentials,
+  opts: { serverRejectUnauthorized?: boolean } = {},
+): Promise<HandshakeResult> {
   const result: HandshakeResult = { received: '' };
   const srv = tls.createServer(
-    { cert: server.certPem, key: server.keyPem, ca: server.ca, requestCert: true, rejectUnauthorized: true },
+    { cert: server.certPem, key: server.keyPem, ca: server.ca, requestCert: true, rejectUnauthorized: opts.serverRejectUnauthorized ?? true },
     (socket) => {
+      if (!socket.authorized) {
+        result.serverAuthorizationError = String(socket.authorizationError);
+        socket.destroy();
+        return;
+      }
       result.serverSawClient = spiffeIdFromPeerCertificate(socket.getPeerCertificate());
       socket.end('ok');
     },

@@ -3,7 +3,7 @@
 // kinds) get advice on what to use instead.
 
 import { formatManifestError } from '../../resources/errors.js';
-import { loadManifests } from '../../resources/parse.js';
+import { loadManifests } from '../../resources/load.js';
 import { err, out } from '../context.js';
 import { formatForeign, printWarnings } from '../output.js';
 

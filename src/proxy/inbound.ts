@@ -1,0 +1,145 @@
+// Inbound: connections from other proxies to this proxy's app. Each app port
+// has a listener that requires a mesh certificate (STRICT) or also accepts
+// plaintext (PERMISSIVE), takes the caller's identity from its SPIFFE ID,
+// authorises, then forwards to the app on loopback.
+
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { InboundListener } from '../compiler/snapshot.js';
+import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
+import { compileAuthorizer, type Authorizer } from './authz.js';
+import { TLS_OPTIONS } from './credentials.js';
+import { endToEndHeaders, forward, localReply } from './forward.js';
+import { pathOf } from './http-match.js';
+import { applyServerLimits, LIMITS } from './limits.js';
+import { pipeBoth } from './outbound.js';
+import type { ProxyState } from './state.js';
+
+/** What an inbound listener needs from the current snapshot; replaced on every update. */
+export interface InboundConfig {
+  listener: InboundListener;
+  authorizer: Authorizer;
+  mtlsMode: 'STRICT' | 'PERMISSIVE';
+  destination: string;
+}
+
+export function inboundConfig(l: InboundListener, mtlsMode: 'STRICT' | 'PERMISSIVE', serviceAccount: string): InboundConfig {
+  const services = l.services.length > 0 ? l.services.join(', ') : `app port ${l.appPort}`;
+  return { listener: l, authorizer: compileAuthorizer(l.authz), mtlsMode, destination: `${services} (service account ${serviceAccount})` };
+}
+
+const kIdentity = Symbol('trellis.peerIdentity');
+type IdentifiedSocket = net.Socket & { [kIdentity]?: string | null };
+
+/** The caller's SPIFFE ID, read once per connection. */
+function peerIdentity(socket: net.Socket): string | undefined {
+  const s = socket as IdentifiedSocket;
+  let id = s[kIdentity];
+  if (id === undefined) {
+    id = socket instanceof tls.TLSSocket ? spiffeIdFromPeerCertificate(socket.getPeerCertificate()) ?? null : null;
+    s[kIdentity] = id;
+  }
+  return id ?? undefined;
+}
+
+const appAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, timeout: 4000, scheduling: 'lifo' });
+const DROP_FROM_PEER = new Set(['x-trellis-peer-identity']);
+
+export interface InboundServer {
+  server: net.Server;
+  setConfig(c: InboundConfig): void;
+  /** Installs a rotated certificate. */
+  setContext(opts: tls.SecureContextOptions): void;
+}
+
+export function createInboundServer(state: ProxyState, initial: InboundConfig, tlsOptions: tls.SecureContextOptions): InboundServer {
+  let config = initial;
+  const serverTls = { ...tlsOptions, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true };
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const source = peerIdentity(req.socket);
+    const { listener, authorizer } = config;
+    const path = pathOf(req.url ?? '/');
+    const transport = req.socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
+    const decision = authorizer.http(source, listener.appPort, req, path);
+    const done = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
+    if (!decision.allowed) {
+      state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
+      localReply(
+        res,
+        403,
+        `RBAC: access denied\nsource: ${source ?? '(no mesh identity)'}\ndestination: ${config.destination}\nreason: ${decision.reason}\n`,
+        { 'x-trellis-denied': 'rbac' },
+      );
+      done(403);
+      return;
+    }
+    const headers = endToEndHeaders(req.rawHeaders, DROP_FROM_PEER);
+    if (source) headers.push('x-trellis-peer-identity', source);
+    forward(req, res, {
+      target: { agent: appAgent, host: '127.0.0.1', port: listener.appPort },
+      secure: false,
+      path: req.url ?? '/',
+      headers,
+      responseTimeoutMs: LIMITS.upstreamResponseTimeoutMs,
+      done,
+      fail: (kind, err) => ({
+        status: kind === 'timeout' ? 504 : 503,
+        body: `trellis: the local app on port ${listener.appPort} did not answer: ${err.message}\n`,
+      }),
+    });
+  };
+
+  const onTcp = (socket: net.Socket) => {
+    const source = peerIdentity(socket);
+    const decision = config.authorizer.tcp(source, config.listener.appPort);
+    if (!decision.allowed) {
+      state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
+      socket.destroy();
+      return;
+    }
+    state.metrics.tcpConnections.inc({ direction: 'inbound', destination: `127.0.0.1:${config.listener.appPort}` });
+    const app = net.connect({ host: '127.0.0.1', port: config.listener.appPort, allowHalfOpen: true });
+    pipeBoth(socket, app, LIMITS.tcpIdleTimeoutMs);
+  };
+
+  const http1 = initial.listener.protocol === 'http';
+  const tlsServer: tls.Server = http1
+    ? https.createServer({ ...serverTls, maxHeaderSize: LIMITS.maxHeaderBytes }, onRequest)
+    : tls.createServer({ ...serverTls, allowHalfOpen: true }, onTcp);
+  if (http1) applyServerLimits(tlsServer as https.Server);
+  tlsServer.on('tlsClientError', () => {
+    state.metrics.denied.inc({ source: 'unauthenticated', reason: 'tls_handshake' });
+  });
+  const plain: http.Server | undefined = http1 ? http.createServer({ maxHeaderSize: LIMITS.maxHeaderBytes }, onRequest) : undefined;
+  if (plain) applyServerLimits(plain);
+
+  // One port for both: the first byte tells a TLS ClientHello (0x16) from plaintext.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    socket.setTimeout(LIMITS.headersTimeoutMs, () => socket.destroy());
+    socket.once('readable', () => {
+      socket.setTimeout(0);
+      const first = socket.read(1) as Buffer | null;
+      if (!first) return socket.destroy();
+      socket.unshift(first);
+      if (first[0] === 0x16) return tlsServer.emit('connection', socket);
+      if (config.mtlsMode === 'PERMISSIVE') {
+        if (plain) return plain.emit('connection', socket);
+        return onTcp(socket);
+      }
+      state.metrics.denied.inc({ source: 'unauthenticated', reason: 'plaintext' });
+      socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  server.maxConnections = LIMITS.maxConnections;
+  return {
+    server,
+    setConfig: (c) => {
+      config = c;
+    },
+    setContext: (opts) => tlsServer.setSecureContext({ ...opts, ...TLS_OPTIONS }),
+  };
+}

@@ -1,0 +1,27 @@
+// Limits and timeouts every proxy listener applies (docs/proxy.md).
+
+import type http from 'node:http';
+
+export const LIMITS = {
+  /** Reading request headers. */
+  headersTimeoutMs: 10_000,
+  /** Receiving a whole request (bodies stream; this bounds slow uploads). */
+  requestTimeoutMs: 300_000,
+  /** Idle keep-alive connections from clients. */
+  keepAliveTimeoutMs: 60_000,
+  /** Upstream response headers (Envoy's default route timeout). */
+  upstreamResponseTimeoutMs: 15_000,
+  /** Idle TCP connections. */
+  tcpIdleTimeoutMs: 3600_000,
+  maxConnections: 16_384,
+  maxHeaderBytes: 64 * 1024,
+  maxRequestsPerSocket: 0,
+};
+
+export function applyServerLimits(server: http.Server): void {
+  server.headersTimeout = LIMITS.headersTimeoutMs;
+  server.requestTimeout = LIMITS.requestTimeoutMs;
+  server.keepAliveTimeout = LIMITS.keepAliveTimeoutMs;
+  server.maxConnections = LIMITS.maxConnections;
+  server.maxHeadersCount = 200;
+}

@@ -1,0 +1,119 @@
+// Applies a snapshot to the running proxy: builds the new routing table and
+// inbound policies first (throwing = NACK, nothing changed), then binds new
+// listeners, swaps the state, and closes listeners the snapshot no longer has.
+
+import type net from 'node:net';
+import type { Snapshot } from '../compiler/snapshot.js';
+import { createInboundServer, inboundConfig, type InboundServer } from './inbound.js';
+import { createOutboundHttpServer, createOutboundTcpServer } from './outbound.js';
+import { buildRoutingTable } from './routing.js';
+import type { ProxyState } from './state.js';
+
+interface Bound {
+  /** What the listener is: a change of kind on the same port rebinds it. */
+  kind: string;
+  server: net.Server;
+  inbound?: InboundServer;
+}
+
+export class ListenerManager {
+  private readonly bound = new Map<number, Bound>();
+
+  constructor(private readonly state: ProxyState, private readonly host = '127.0.0.1') {
+    state.credentials.onChange((m) => {
+      for (const b of this.bound.values()) b.inbound?.setContext({ key: m.keyPem, cert: m.certPem, ca: m.rootsPem });
+    });
+  }
+
+  /** Everything bound and serving. */
+  get ready(): boolean {
+    return this.state.snapshot !== undefined;
+  }
+
+  async apply(snapshot: Snapshot): Promise<void> {
+    const material = this.state.credentials.material;
+    if (!material) throw new Error('no workload certificate yet');
+    const table = buildRoutingTable(snapshot, this.state.table);
+    const inbound = snapshot.inbound.map((l) => ({ l, config: inboundConfig(l, snapshot.mesh.mtlsMode, snapshot.node.serviceAccount) }));
+
+    const wanted = new Map<number, { kind: string; create: () => Bound; update?: (b: Bound) => void }>();
+    for (const { l, config } of inbound) {
+      wanted.set(l.port, {
+        kind: `inbound:${l.protocol}`,
+        create: () => {
+          const ib = createInboundServer(this.state, config, { key: material.keyPem, cert: material.certPem, ca: material.rootsPem });
+          return { kind: `inbound:${l.protocol}`, server: ib.server, inbound: ib };
+        },
+        update: (b) => b.inbound?.setConfig(config),
+      });
+    }
+    wanted.set(snapshot.outbound.httpPort, {
+      kind: 'outbound:http',
+      create: () => ({ kind: 'outbound:http', server: createOutboundHttpServer(this.state) }),
+    });
+    for (const u of snapshot.outbound.upstreams) {
+      const vh = snapshot.outbound.virtualHosts.find((v) => v.name === u.virtualHost);
+      const protocol = vh?.protocol ?? 'tcp';
+      const lookup = () => this.state.table.byName.get(u.virtualHost);
+      wanted.set(u.port, {
+        kind: `upstream:${protocol}:${u.virtualHost}`,
+        create: () => ({
+          kind: `upstream:${protocol}:${u.virtualHost}`,
+          server: protocol === 'http' ? createOutboundHttpServer(this.state, lookup) : createOutboundTcpServer(this.state, lookup),
+        }),
+      });
+    }
+
+    // Make before break: bind what is new, then switch, then close what is gone.
+    const created: [number, Bound][] = [];
+    try {
+      for (const [port, w] of wanted) {
+        const existing = this.bound.get(port);
+        if (existing && existing.kind === w.kind) continue;
+        if (existing) {
+          await close(existing.server);
+          this.bound.delete(port);
+        }
+        const b = w.create();
+        await listen(b.server, port, this.host);
+        created.push([port, b]);
+      }
+    } catch (err) {
+      for (const [, b] of created) b.server.close();
+      throw err;
+    }
+    for (const [port, b] of created) this.bound.set(port, b);
+    for (const [port, w] of wanted) w.update?.(this.bound.get(port)!);
+    this.state.table = table;
+    this.state.snapshot = snapshot;
+    for (const [port, b] of this.bound) {
+      if (!wanted.has(port)) {
+        this.bound.delete(port);
+        void close(b.server);
+      }
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.bound.values()].map((b) => close(b.server)));
+    this.bound.clear();
+  }
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function close(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  });
+}

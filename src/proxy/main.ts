@@ -1,0 +1,87 @@
+// Sidecar entry point. Started by the local runner (or a Kubernetes pod) with
+// its bootstrap in the environment:
+//   TRELLIS_PROXY_ID      <namespace>/<instance>
+//   TRELLIS_XDS_ADDRESS   host:port of the control plane's distribution listener
+//   TRELLIS_CA_FILE       mesh roots (PEM) that sign the control plane's certificate
+//   TRELLIS_TOKEN         bootstrap token for the first certificate
+//   TRELLIS_ADMIN_PORT    admin listener port (loopback)
+//   TRELLIS_LOG_LEVEL     info | warn | error
+
+import fs from 'node:fs';
+import { Credentials } from './credentials.js';
+import { ListenerManager } from './listeners.js';
+import { createLogger } from './log.js';
+import { createAdminServer } from './admin.js';
+import { ProxyState } from './state.js';
+import { createProxyMetrics } from './stats.js';
+import { UpstreamPool } from './upstream-pool.js';
+import { XdsClient } from './xds-client.js';
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    process.stderr.write(`trellis proxy: environment variable ${name} is required\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const proxyId = required('TRELLIS_PROXY_ID');
+const [xdsHost, xdsPort] = required('TRELLIS_XDS_ADDRESS').split(':');
+const rootsPem = fs.readFileSync(required('TRELLIS_CA_FILE'), 'utf8');
+const token = required('TRELLIS_TOKEN');
+const adminPort = Number(required('TRELLIS_ADMIN_PORT'));
+const log = createLogger(`proxy ${proxyId}`, (process.env.TRELLIS_LOG_LEVEL as 'info' | 'warn' | 'error') ?? 'info');
+
+const credentials = new Credentials();
+const metrics = createProxyMetrics();
+const state = new ProxyState(proxyId, credentials, new UpstreamPool(credentials), metrics, log);
+const listeners = new ListenerManager(state);
+credentials.onChange((m) => metrics.certificateExpiry.set({}, () => Math.floor(m.notAfter.getTime() / 1000)));
+
+const xds = new XdsClient({
+  host: xdsHost!,
+  port: Number(xdsPort),
+  proxyId,
+  token,
+  rootsPem,
+  credentials,
+  log,
+  apply: async (snapshot) => {
+    try {
+      await listeners.apply(snapshot);
+      metrics.snapshotUpdates.inc({ result: 'ack' });
+    } catch (err) {
+      metrics.snapshotUpdates.inc({ result: 'nack' });
+      throw err;
+    }
+  },
+});
+
+const admin = createAdminServer(state, xds.state);
+admin.listen(adminPort, '127.0.0.1', () => {
+  log.info(`admin listening on 127.0.0.1:${adminPort}`);
+  xds.start();
+});
+admin.on('error', (err) => {
+  log.error(`admin listener: ${err.message}`);
+  process.exit(1);
+});
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  xds.stop();
+  admin.close();
+  void listeners.closeAll().then(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+// The runner holds our stdin: when it goes away, so do we (no orphans).
+if (process.env.TRELLIS_EXIT_WITH_STDIN === '1') {
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}

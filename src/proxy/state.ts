@@ -1,0 +1,49 @@
+// Everything a request handler reads, swapped as a whole when a snapshot is
+// applied: the routing table and the compiled inbound policies. Handlers hold
+// no config of their own, so an update never leaves a half-applied state.
+
+import type { Snapshot } from '../compiler/snapshot.js';
+import type { Credentials } from './credentials.js';
+import type { Logger } from './log.js';
+import type { RoutingTable } from './routing.js';
+import type { ProxyMetrics } from './stats.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+export class ProxyState {
+  snapshot: Snapshot | undefined;
+  table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map() };
+  private readonly counters = new Map<string, (by?: number) => void>();
+
+  constructor(
+    readonly proxyId: string,
+    readonly credentials: Credentials,
+    readonly pool: UpstreamPool,
+    readonly metrics: ProxyMetrics,
+    readonly log: Logger,
+  ) {}
+
+  /** Returns the per-request completion callback that counts an outbound request by status. */
+  outboundCounter(destination: string, cluster: string): (status: number) => void {
+    return (status) => {
+      const key = `o|${destination}|${cluster}|${status}`;
+      let inc = this.counters.get(key);
+      if (!inc) {
+        inc = this.metrics.outboundRequests.handle({ destination, cluster, code: String(status), tls: 'mtls' });
+        this.counters.set(key, inc);
+      }
+      inc();
+    };
+  }
+
+  inboundCounter(source: string, port: number, tls: 'mtls' | 'plaintext'): (status: number) => void {
+    return (status) => {
+      const key = `i|${source}|${port}|${status}|${tls}`;
+      let inc = this.counters.get(key);
+      if (!inc) {
+        inc = this.metrics.inboundRequests.handle({ source, port: String(port), code: String(status), tls });
+        this.counters.set(key, inc);
+      }
+      inc();
+    };
+  }
+}
