@@ -24,7 +24,7 @@ export function readManifestFiles(paths: string[]): ManifestFile[] {
     }
     const found = stat.isDirectory() ? walk(p) : [p];
     if (stat.isDirectory() && found.length === 0) throw new CliError(`no .yaml, .yml or .json files in ${p}`, 1, 'TRELLIS_E_READ_FAILED');
-    for (const f of found) files.push({ path: f, content: fs.readFileSync(f, 'utf8') });
+    for (const f of found) files.push({ path: path.resolve(f), content: fs.readFileSync(f, 'utf8') });
   }
   return files;
 }

@@ -28,8 +28,10 @@ export function printResults(results: ResultLine[], suffix = ''): number {
   return notFound;
 }
 
+/** Prints warnings, except foreign-kind ones: printForeign gives those with their advice. */
 export function printWarnings(warnings: unknown[]): void {
   for (const w of warnings) {
+    if ((w as { code?: string } | null)?.code === 'TRELLIS_W_FOREIGN_KIND') continue;
     if (w && typeof w === 'object' && 'file' in w && 'message' in w) err(formatManifestWarning(w as ManifestWarning));
     else err(`warning: ${typeof w === 'string' ? w : JSON.stringify(w)}`);
   }

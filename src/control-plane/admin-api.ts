@@ -11,7 +11,7 @@ import { refOf } from '../resources/types.js';
 import type { ListFilter, Store, WatchHandle } from '../store/types.js';
 import { RevisionCompactedError } from '../store/types.js';
 import { AdminError, intParam, readJsonObject, sendError, sendJson } from './admin-http.js';
-import { canonicalKind, parseRequestManifests, type ParsedRequest } from './admin-resources.js';
+import { canonicalKind, parseRequestManifests } from './admin-resources.js';
 import type {
   ApplyResponse,
   DeleteResponse,
@@ -293,4 +293,3 @@ function stableJson(v: unknown): string {
   );
 }
 
-export type { ParsedRequest };

@@ -26,6 +26,8 @@ export interface IssuedCertificate {
 
 /** Backdating of notBefore, for peers whose clocks run a little behind. */
 const CLOCK_SKEW_MS = 60_000;
+/** Host names, optionally with one leading wildcard label. */
+const DNS_NAME = /^(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 interface CaContext {
   signing: SigningKey;
@@ -78,7 +80,12 @@ export async function issueCertificate(ca: MeshCA, req: IssueRequest): Promise<I
   const parts = parseSpiffeId(req.spiffeId);
   const cn = parts ? `${parts.serviceAccount}.${parts.namespace}`.slice(0, 64) : 'workload';
   const san: { type: 'url' | 'dns'; value: string }[] = [{ type: 'url', value: req.spiffeId }];
-  for (const dns of req.dnsNames ?? []) san.push({ type: 'dns', value: dns });
+  for (const dns of req.dnsNames ?? []) {
+    if (!DNS_NAME.test(dns) || dns.length > 253) {
+      throw new IdentityError('TRELLIS_E_DNS_NAME_INVALID', `"${dns}" is not a valid DNS name for a certificate`);
+    }
+    san.push({ type: 'dns', value: dns });
+  }
 
   const leaf = await x509.X509CertificateGenerator.create({
     serialNumber: serial,

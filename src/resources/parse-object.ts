@@ -146,7 +146,10 @@ function parseMeshKind(
   let body: unknown = obj.spec;
   let at: FieldPath = ['spec'];
   const legacyPresent = legacy.filter((k) => obj[k] !== undefined);
-  if (legacyPresent.length > 0) {
+  if (obj.spec === undefined && legacyPresent.length === 0 && (parser.legacyVersions ?? []).includes(version)) {
+    body = {}; // report the version's own top-level fields as missing, not `spec`
+    at = [];
+  } else if (legacyPresent.length > 0) {
     if (obj.spec === undefined) {
       body = Object.fromEntries(legacyPresent.map((k) => [k, obj[k]]));
       at = [];

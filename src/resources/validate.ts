@@ -66,29 +66,44 @@ const EXPECTED: Record<string, string> = {
 export function validate<T>(schema: z.ZodType<T>, value: unknown, at: FieldPath, sink: IssueSink): T | undefined {
   const result = schema.safeParse(value);
   if (!result.success) {
-    for (const issue of result.error.issues) {
-      const path = [...at, ...(issue.path as (string | number)[])];
-      const subject = subjectOf(path);
-      if (issue.code === 'invalid_type') {
-        const actual = valueAt(value, issue.path);
-        if (actual === undefined) {
-          sink.error(path, `${subject} is required`, ErrorCodes.MISSING_FIELD);
-        } else {
-          const expected = EXPECTED[issue.expected] ?? issue.expected;
-          sink.error(path, `${subject} must be ${expected}, got ${describeValue(actual)}`, ErrorCodes.INVALID_FIELD);
-        }
-      } else if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys) sink.warn([...path, k], `unknown field "${k}" is ignored`, WarningCodes.UNKNOWN_FIELD);
-      } else {
-        // Custom messages in our schemas are written without a subject: "must be ...".
-        const msg = issue.message.startsWith('must ') || issue.message.startsWith('is ') ? `${subject} ${issue.message}` : issue.message;
-        sink.error(path, msg, ErrorCodes.INVALID_FIELD);
-      }
-    }
+    for (const issue of result.error.issues) reportIssue(issue, [], value, at, sink);
     return undefined;
   }
   reportUnknownFields(schema, value, at, sink);
   return result.data;
+}
+
+type Issue = z.core.$ZodIssue;
+
+function reportIssue(issue: Issue, prefix: readonly PropertyKey[], root: unknown, at: FieldPath, sink: IssueSink): void {
+  const rel = [...prefix, ...issue.path];
+  const path = [...at, ...(rel as (string | number)[])];
+  const subject = subjectOf(path);
+  const actual = valueAt(root, rel);
+  if (issue.code === 'unrecognized_keys') {
+    for (const k of issue.keys) sink.warn([...path, k], `unknown field "${k}" is ignored`, WarningCodes.UNKNOWN_FIELD);
+    return;
+  }
+  if (actual === undefined) {
+    sink.error(path, `${subject} is required`, ErrorCodes.MISSING_FIELD);
+    return;
+  }
+  if (issue.code === 'invalid_type') {
+    const expected = EXPECTED[issue.expected] ?? issue.expected;
+    sink.error(path, `${subject} must be ${expected}, got ${describeValue(actual)}`, ErrorCodes.INVALID_FIELD);
+    return;
+  }
+  if (issue.code === 'invalid_union') {
+    // When exactly one alternative has the right shape, its own problems are the useful ones.
+    const shaped = issue.errors.filter((list) => !list.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    if (shaped.length === 1 && shaped[0]!.length > 0) {
+      for (const inner of shaped[0]!) reportIssue(inner, rel, root, at, sink);
+      return;
+    }
+  }
+  // Custom messages in our schemas are written without a subject: "must be ...".
+  const msg = issue.message.startsWith('must ') || issue.message.startsWith('is ') ? `${subject} ${issue.message}` : issue.message;
+  sink.error(path, msg, ErrorCodes.INVALID_FIELD);
 }
 
 // ---- unknown-field walk over the schema definition -------------------------

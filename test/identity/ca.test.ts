@@ -57,7 +57,7 @@ describe('mesh CA', () => {
     assert.notEqual(a.serial, b.serial);
   });
 
-  it('refuses SPIFFE IDs outside its trust domain, invalid IDs, non-P-256 keys and bad lifetimes', async () => {
+  it('refuses SPIFFE IDs outside its trust domain, invalid IDs, non-P-256 keys, bad DNS names and bad lifetimes', async () => {
     const ca = await createCA({ trustDomain: TD });
     const { publicKeyPem } = generateKeyPair();
     await assert.rejects(issueCertificate(ca, { spiffeId: 'spiffe://other.test/ns/a/sa/b', publicKeyPem, lifetimeMs: 1000 }), {
@@ -67,6 +67,9 @@ describe('mesh CA', () => {
       code: 'TRELLIS_E_SPIFFE_ID_INVALID',
     });
     await assert.rejects(issueCertificate(ca, { spiffeId: web, publicKeyPem, lifetimeMs: 0 }), { code: 'TRELLIS_E_CERT_LIFETIME_INVALID' });
+    await assert.rejects(issueCertificate(ca, { spiffeId: web, publicKeyPem, lifetimeMs: 1000, dnsNames: ['a, URI:spiffe://x'] }), {
+      code: 'TRELLIS_E_DNS_NAME_INVALID',
+    });
     const { generateKeyPairSync } = await import('node:crypto');
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
     await assert.rejects(issueCertificate(ca, { spiffeId: web, publicKeyPem: rsa, lifetimeMs: 1000 }), { code: 'TRELLIS_E_KEY_UNSUPPORTED' });

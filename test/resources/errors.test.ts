@@ -99,7 +99,7 @@ spec:
     - "x-a": "(a)\\\\1"
 `;
     const e = only(parseManifests(text, 'g.yaml').errors);
-    assert.deepEqual([e.code, e.line, e.path], ['TRELLIS_E_INVALID_REGEX', 9, 'spec.matches[0].headers[0]["x-a"]']);
+    assert.deepEqual([e.code, e.line, e.path], ['TRELLIS_E_INVALID_REGEX', 9, 'spec.matches[0].headers[0].x-a']);
   });
 
   it('rejects a Workload whose replicas is a string, naming the field and the value', () => {
@@ -189,5 +189,18 @@ spec:
     assert.equal(r.errors.length, 0);
     assert.equal(r.resources.length, 1);
     assert.equal(r.resources[0]!.source!.line, 5);
+  });
+  it('names the inner field when a Kubernetes-style env entry has a non-string value', () => {
+    const text = 'apiVersion: trellis.dev/v1alpha1\nkind: Workload\nmetadata: {name: w}\nspec:\n  command: [x]\n  env:\n  - name: A\n    value: {nested: 1}\n';
+    const e = only(parseManifests(text, 'w.yaml').errors);
+    assert.deepEqual([e.code, e.line, e.path], ['TRELLIS_E_INVALID_FIELD', 8, 'spec.env[0].value']);
+  });
+
+  it('reports a v1alpha1 TrafficTarget without fields by its own top-level field names', () => {
+    const r = parseManifests('apiVersion: access.smi-spec.io/v1alpha1\nkind: TrafficTarget\nmetadata: {name: t}\n', 't.yaml');
+    assert.deepEqual(r.errors.map((e) => [e.code, e.path]), [
+      ['TRELLIS_E_MISSING_FIELD', 'destination'],
+      ['TRELLIS_E_MISSING_FIELD', 'sources'],
+    ]);
   });
 });

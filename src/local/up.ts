@@ -1,0 +1,138 @@
+// `trellis up DIR`: validates the folder's manifests, starts the control plane
+// and every workload with its sidecar, prints what runs where, and on Ctrl-C
+// stops every process it started.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadManifests } from '../resources/load.js';
+import { formatManifestError } from '../resources/errors.js';
+import type { MeshConfigResource } from '../resources/types.js';
+import { cleanupLeftovers } from './cleanup.js';
+import { LocalRunner } from './runner.js';
+import { isAlive, readMeshInfo, statePaths, writeActivePointer, writeMeshInfo } from './state-dir.js';
+import { readinessTable } from './table.js';
+
+export interface UpOptions {
+  dir: string;
+  stateDir?: string;
+  quiet?: boolean;
+  isolation?: 'process' | 'netns';
+  /** Where lines go (default stdout). */
+  log?: (line: string) => void;
+}
+
+/** `DIR/mesh/` holds what `up` loads when it exists; files beside it are applied later by hand. */
+export function manifestDirOf(dir: string): string {
+  const mesh = path.join(dir, 'mesh');
+  return fs.existsSync(mesh) && fs.statSync(mesh).isDirectory() ? mesh : dir;
+}
+
+export async function runUp(opts: UpOptions): Promise<number> {
+  const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const dir = path.resolve(opts.dir);
+  if (opts.isolation === 'netns') {
+    log('error: isolated mode (--isolation netns) is not available yet; process mode runs every instance on 127.0.0.1');
+    return 2;
+  }
+  if (!fs.existsSync(dir)) {
+    log(`error: ${opts.dir}: no such directory`);
+    return 1;
+  }
+  const stateDir = path.resolve(opts.stateDir ?? path.join(dir, '.trellis'));
+  const previous = readMeshInfo(stateDir);
+  if (previous && previous.runnerPid !== process.pid && isAlive(previous.runnerPid)) {
+    log(`error: a mesh from ${stateDir} is already running (pid ${previous.runnerPid}); stop it first`);
+    return 1;
+  }
+
+  const manifestDir = manifestDirOf(dir);
+  const parsed = await loadManifests(manifestDir);
+  for (const w of parsed.warnings) log(`warning: ${formatManifestError(w)}`);
+  for (const f of parsed.foreign) log(`note: ${f.source.file}: ${f.kind} ${f.namespace}/${f.name}: ${f.advice}`);
+  if (parsed.errors.length > 0) {
+    for (const e of parsed.errors) log(`error: ${formatManifestError(e)}`);
+    log(`${parsed.errors.length} error(s): nothing was started`);
+    return 1;
+  }
+
+  // Start clean: processes of a crashed run go, and so does its store.
+  cleanupLeftovers(stateDir, log);
+  const paths = statePaths(stateDir);
+  fs.rmSync(paths.store, { recursive: true, force: true });
+  fs.rmSync(paths.proxies, { recursive: true, force: true });
+
+  const meshConfig = parsed.resources.find((r): r is MeshConfigResource => r.kind === 'MeshConfig');
+  const runner = new LocalRunner({
+    stateDir,
+    trustDomain: meshConfig?.spec.trustDomain ?? 'cluster.local',
+    quiet: opts.quiet ?? false,
+    log,
+  });
+
+  let stopping: Promise<number> | undefined;
+  const stop = (code: number) => {
+    stopping ??= (async () => {
+      log('stopping: every workload, sidecar and the control plane');
+      await runner.stop();
+      fs.rmSync(paths.meshInfo, { force: true });
+      return code;
+    })();
+    return stopping;
+  };
+  const onSignal = () => void stop(0);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    await runner.startControlPlane();
+    writeMeshInfo(stateDir, {
+      runnerPid: process.pid,
+      controlPlanePid: runner.controlPlane?.pid,
+      adminUrl: `http://127.0.0.1:${runner.adminPort}`,
+      xdsPort: runner.xdsPort,
+      manifestDir,
+      startedAt: new Date().toISOString(),
+    });
+    writeActivePointer(stateDir);
+    const files = listYaml(manifestDir).map((f) => ({ path: f, content: fs.readFileSync(f, 'utf8') }));
+    await runner.client.apply({ files });
+    await runner.reconcile();
+    runner.startReconciling();
+    log(`control plane: ${`http://127.0.0.1:${runner.adminPort}`} (state in ${stateDir})`);
+
+    const started = Date.now();
+    while (!stopping && !runner.allReady()) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (Date.now() - started > 60_000) {
+        log('warning: not every instance is ready after 60 s:');
+        break;
+      }
+    }
+    if (!stopping) {
+      log(readinessTable(runner));
+      log(`all ready in ${((Date.now() - started) / 1000).toFixed(1)} s — Ctrl-C stops everything`);
+    }
+  } catch (err) {
+    log(`error: ${(err as Error).message}`);
+    return stop(1);
+  }
+  return new Promise<number>((resolve) => {
+    const check = setInterval(() => {
+      if (stopping) {
+        clearInterval(check);
+        void stopping.then(resolve);
+      }
+    }, 100);
+  });
+}
+
+function listYaml(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listYaml(p));
+    else if (/\.ya?ml$/i.test(entry.name)) out.push(p);
+  }
+  return out;
+}
