@@ -20,6 +20,8 @@ const CONTROL_PLANE_MAIN = path.join(distSrc, 'control-plane', 'main.js');
 
 const RECONCILE_MS = 500;
 const PROBE_MS = 250;
+/** How long an app waits for its sidecar before starting anyway. */
+const APP_HOLD_MS = 15_000;
 
 export interface RunnerOptions {
   stateDir: string;
@@ -178,7 +180,16 @@ export class LocalRunner {
     const inst: Instance = { key, workload: w, resource, app, proxy, published: false, ready: false };
     this.instances.set(key, inst);
     proxy.start();
-    app.start();
+    // Like Istio's holdApplicationUntilProxyStarts: the app's first calls find a working sidecar.
+    void this.waitFor(
+      () => fetch(`http://127.0.0.1:${resource.spec.adminPort}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
+      APP_HOLD_MS,
+      'sidecar',
+    )
+      .catch(() => this.opts.log(`${prefix} sidecar not ready after ${APP_HOLD_MS / 1000} s; starting the app anyway`))
+      .then(() => {
+        if (this.instances.get(key) === inst) app.start();
+      });
   }
 
   private async stopInstance(inst: Instance): Promise<void> {

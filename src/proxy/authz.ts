@@ -44,7 +44,13 @@ export function compileAuthorizer(policy: AuthzPolicy): Authorizer {
     }
     const mine = rules.filter((r) => r.sources.has(source) && (r.port === undefined || r.port === port));
     if (mine.length === 0) {
-      return { allowed: false, reason: `no TrafficTarget allows ${source} to reach this destination on port ${port}` };
+      const portScoped = rules.some((r) => r.sources.has(source));
+      return {
+        allowed: false,
+        reason: portScoped
+          ? `the TrafficTargets that name ${source} as a source allow other destination ports, not ${port}`
+          : `no TrafficTarget allows ${source} to reach this destination`,
+      };
     }
     return mine;
   }

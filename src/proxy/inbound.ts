@@ -25,9 +25,14 @@ export interface InboundConfig {
   destination: string;
 }
 
-export function inboundConfig(l: InboundListener, mtlsMode: 'STRICT' | 'PERMISSIVE', serviceAccount: string): InboundConfig {
+export function inboundConfig(l: InboundListener, mtlsMode: 'STRICT' | 'PERMISSIVE', namespace: string, serviceAccount: string): InboundConfig {
   const services = l.services.length > 0 ? l.services.join(', ') : `app port ${l.appPort}`;
-  return { listener: l, authorizer: compileAuthorizer(l.authz), mtlsMode, destination: `${services} (service account ${serviceAccount})` };
+  return {
+    listener: l,
+    authorizer: compileAuthorizer(l.authz),
+    mtlsMode,
+    destination: `${services} (service account ${namespace}/${serviceAccount})`,
+  };
 }
 
 const kIdentity = Symbol('trellis.peerIdentity');

@@ -34,7 +34,7 @@ export class ListenerManager {
     const material = this.state.credentials.material;
     if (!material) throw new Error('no workload certificate yet');
     const table = buildRoutingTable(snapshot, this.state.table);
-    const inbound = snapshot.inbound.map((l) => ({ l, config: inboundConfig(l, snapshot.mesh.mtlsMode, snapshot.node.serviceAccount) }));
+    const inbound = snapshot.inbound.map((l) => ({ l, config: inboundConfig(l, snapshot.mesh.mtlsMode, snapshot.node.namespace, snapshot.node.serviceAccount) }));
 
     const wanted = new Map<number, { kind: string; create: () => Bound; update?: (b: Bound) => void }>();
     for (const { l, config } of inbound) {
