@@ -1,0 +1,186 @@
+// A small mesh with short-lived certificates and a TCP service: certificates
+// rotate under load without a failed request; TCP through explicit upstream
+// ports is authorised by TCPRoute, half-closes pass, denied connections close.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { examplesDir } from '../support/paths.js';
+import { eventually, loadLoop, sleep, startMesh, viaProxy, type RunningMesh } from '../support/mesh.js';
+
+const manifests = (echo: string, tcpEcho: string) => `
+apiVersion: trellis.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec:
+  certificates: { lifetime: 4s }
+---
+apiVersion: v1
+kind: Namespace
+metadata: { name: demo }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: demo }
+spec:
+  selector: { app: echo }
+  ports: [{ name: http, port: 8080, targetPort: web }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: tcp-echo, namespace: demo }
+spec:
+  selector: { app: tcp-echo }
+  ports: [{ name: tcp, port: 9000, targetPort: tcp, appProtocol: tcp }]
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Workload
+metadata: { name: echo, namespace: demo, labels: { app: echo } }
+spec:
+  serviceAccountName: echo
+  replicas: 2
+  command: ["node", ${JSON.stringify(echo)}]
+  ports: [{ name: web }]
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Workload
+metadata: { name: tcp-echo, namespace: demo, labels: { app: tcp-echo } }
+spec:
+  serviceAccountName: tcp-echo
+  command: ["node", ${JSON.stringify(tcpEcho)}]
+  ports: [{ name: tcp }]
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Workload
+metadata: { name: client, namespace: demo }
+spec:
+  serviceAccountName: client
+  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
+  upstreams: [{ service: tcp-echo, port: 9000 }, { service: echo, port: 8080 }]
+---
+apiVersion: trellis.dev/v1alpha1
+kind: Workload
+metadata: { name: stranger, namespace: demo }
+spec:
+  serviceAccountName: stranger
+  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
+  upstreams: [{ service: tcp-echo, port: 9000 }]
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: HTTPRouteGroup
+metadata: { name: everything, namespace: demo }
+spec:
+  matches: [{ name: all, pathRegex: ".*", methods: ["*"] }]
+---
+apiVersion: specs.smi-spec.io/v1alpha4
+kind: TCPRoute
+metadata: { name: echo-port, namespace: demo }
+spec: { matches: { ports: [] } }
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: { name: client-to-echo, namespace: demo }
+spec:
+  destination: { kind: ServiceAccount, name: echo, namespace: demo }
+  rules: [{ kind: HTTPRouteGroup, name: everything }]
+  sources: [{ kind: ServiceAccount, name: client, namespace: demo }]
+---
+apiVersion: access.smi-spec.io/v1alpha3
+kind: TrafficTarget
+metadata: { name: client-to-tcp-echo, namespace: demo }
+spec:
+  destination: { kind: ServiceAccount, name: tcp-echo, namespace: demo }
+  rules: [{ kind: TCPRoute, name: echo-port }]
+  sources: [{ kind: ServiceAccount, name: client, namespace: demo }]
+`;
+
+async function certNotAfter(adminPort: number): Promise<string> {
+  const dump = (await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).json()) as { certificate: { notAfter: string } };
+  return dump.certificate.notAfter;
+}
+
+/** Sends `payload`, half-closes, and collects everything until the peer closes. */
+function echoOverTcp(port: number, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('connect', () => s.end(payload));
+    s.on('data', (d) => chunks.push(d));
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
+    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+  });
+}
+
+describe('short-lived certificates and TCP services', { timeout: 120_000 }, () => {
+  let mesh: RunningMesh;
+  let dir: string;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-mesh-'));
+    fs.writeFileSync(
+      path.join(dir, 'mesh.yaml'),
+      manifests(path.join(examplesDir, 'echo', 'echo.mjs'), path.join(examplesDir, 'echo', 'tcp-echo.mjs')),
+    );
+    mesh = await startMesh(dir);
+  });
+
+  after(async () => {
+    await mesh?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (mesh) fs.rmSync(mesh.stateDir, { recursive: true, force: true });
+  });
+
+  it('rotates certificates under load with zero failed requests', async () => {
+    const client = await mesh.instance('demo', 'client-0');
+    const echo = await mesh.instance('demo', 'echo-0');
+    const first = await certNotAfter(echo.spec.adminPort);
+    const firstClient = await certNotAfter(client.spec.adminPort);
+    const load = loadLoop(() => viaProxy(client.spec.outboundPort, 'http://echo.demo:8080/hello'), 4);
+    await sleep(6000);
+    const counts = await load.stop();
+    assert.equal(counts.failed, 0, counts.failures.join(' | '));
+    assert.ok(counts.ok > 100, `only ${counts.ok} requests`);
+    assert.notEqual(await certNotAfter(echo.spec.adminPort), first, 'the server certificate rotated');
+    assert.notEqual(await certNotAfter(client.spec.adminPort), firstClient, 'the client certificate rotated');
+  });
+
+  it('balances HTTP calls over both echo replicas', async () => {
+    const client = await mesh.instance('demo', 'client-0');
+    const pods = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const r = await viaProxy(client.spec.outboundPort, 'http://echo.demo.svc.cluster.local:8080/');
+      assert.equal(r.status, 200);
+      pods.add((JSON.parse(r.body) as { pod: string }).pod);
+    }
+    assert.deepEqual([...pods].sort(), ['echo-0', 'echo-1']);
+  });
+
+  it('passes TCP through an explicit upstream port, half-close included', async () => {
+    const client = await mesh.instance('demo', 'client-0');
+    const port = client.spec.upstreams.find((u) => u.service === 'tcp-echo')!.localPort;
+    const payload = Buffer.alloc(256 * 1024, 7);
+    const back = await echoOverTcp(port, payload);
+    assert.equal(back.length, payload.length);
+    assert.ok(back.equals(payload));
+  });
+
+  it('sends an HTTP upstream port through the same routing', async () => {
+    const client = await mesh.instance('demo', 'client-0');
+    const port = client.spec.upstreams.find((u) => u.service === 'echo')!.localPort;
+    const r = await fetch(`http://127.0.0.1:${port}/via-upstream`);
+    assert.equal(r.status, 200);
+    assert.equal(((await r.json()) as { path: string }).path, '/via-upstream');
+  });
+
+  it('closes a TCP connection that no TrafficTarget allows', async () => {
+    const stranger = await mesh.instance('demo', 'stranger-0');
+    const port = stranger.spec.upstreams[0]!.localPort;
+    await eventually(async () => (await echoOverTcp(port, Buffer.from('hi')).catch(() => Buffer.alloc(0))).length === 0, 3000, 'denied');
+    const back = await echoOverTcp(port, Buffer.from('steal')).catch(() => Buffer.alloc(0));
+    assert.equal(back.length, 0, 'nothing comes back');
+  });
+});
