@@ -151,6 +151,26 @@ describe('bookstore demo (trellis up examples/bookstore)', { timeout: 240_000 },
     assert.match(outcome, /^refused/, 'a certificate from another CA is refused');
   });
 
+  it('answers the CLI: exec runs curl as the thief (403), get shows the split, status lists every instance', async () => {
+    const exec = await mesh.cli('exec', 'bookthief', '-n', 'bookthief', '--', 'curl', '-s', 'http://bookstore.bookstore:14001/books-bought');
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.match(exec.stdout, /RBAC: access denied/);
+    assert.match(exec.stdout, /bookthief/);
+
+    const get = await mesh.cli('get', 'trafficsplits', '-n', 'bookstore');
+    assert.equal(get.code, 0, get.stderr);
+    assert.match(get.stdout, /bookstore-split/);
+    assert.match(get.stdout, /bookstore=100/);
+
+    const status = await mesh.cli('status', '--json');
+    assert.equal(status.code, 0, status.stderr);
+    const parsed = JSON.parse(status.stdout) as { instances: { name: string; ready: boolean }[]; proxies: { connected: boolean; ackedVersion?: string; version?: string }[] };
+    assert.deepEqual(parsed.instances.map((i) => i.name).sort(), ['bookbuyer-0', 'bookstore-v1-0', 'bookstore-v2-0', 'bookthief-0', 'bookwarehouse-0']);
+    assert.ok(parsed.instances.every((i) => i.ready));
+    assert.equal(parsed.proxies.length, 5);
+    assert.ok(parsed.proxies.every((p) => p.connected && p.ackedVersion === p.version));
+  });
+
   it('rejects an invalid manifest with file, line and field, and keeps the running configuration', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-bad-'));
     const file = path.join(dir, 'bad.yaml');

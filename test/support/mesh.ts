@@ -72,7 +72,7 @@ export async function startMesh(dir: string, opts: { readyTimeoutMs?: number; qu
       if (!inst) throw new Error(`no instance ${namespace}/${name}`);
       return inst;
     },
-    cli: (...cliArgs) => runCli([...cliArgs, '--state-dir', stateDir], { TRELLIS_HOME: stateDir }),
+    cli: (...cliArgs) => runCli(cliArgs, { TRELLIS_HOME: stateDir, TRELLIS_STATE_DIR: stateDir }),
     pids() {
       try {
         return JSON.parse(fs.readFileSync(statePaths(stateDir).pids, 'utf8')) as Record<string, number>;
