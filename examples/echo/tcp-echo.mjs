@@ -17,5 +17,5 @@ server.on('error', (err) => {
   console.error(`tcp-echo: cannot listen on ${port}: ${err.message}`);
   process.exit(1);
 });
-server.listen(port, () => console.log(`tcp-echo listening on ${server.address().port}`));
+server.listen(port, '127.0.0.1', () => console.log(`tcp-echo listening on ${server.address().port}`));
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

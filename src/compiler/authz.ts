@@ -23,7 +23,8 @@ export function compileAuthzRules(
     if (dest.name !== serviceAccount || destNs !== namespace) continue;
     rules.push(compileTarget(index, trustDomain, tt, diagnostics));
   }
-  return rules;
+  // Independent of the order the store lists objects in, so equal input hashes equally.
+  return rules.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
 }
 
 function compileTarget(

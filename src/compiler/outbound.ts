@@ -76,6 +76,11 @@ export function activeSplits(index: ResourceIndex, diagnostics: Diagnostics): Ma
     }
     out.set(key, split);
   }
+  for (const [key, split] of out) {
+    if (!index.get('Service', split.metadata.namespace, split.spec.service)) {
+      diagnostics.warn(split, `root service ${key} does not exist: the split applies once it does`);
+    }
+  }
   return out;
 }
 
@@ -144,15 +149,32 @@ function splitRoutes(
           status: 503,
           body:
             `TrafficSplit ${ns}/${split.metadata.name} has no backend that can take traffic` +
-            (reasons.length > 0 ? ` (${reasons.join('; ')})` : ' (every weight is 0)'),
+            ` (${(reasons.length > 0 ? [...reasons, 'every other weight is 0'] : ['every weight is 0']).join('; ')})`,
         };
   if (split.spec.matches.length === 0) return [{ name, action }];
+  const fallback: RouteConfig = { name: 'default', action: { kind: 'clusters', clusters: [{ cluster: rootCluster, weight: 1 }] } };
+
+  // TCP ports are split by connection when a TCPRoute of `matches` lists the port (or every port).
+  if (protocol === 'tcp') {
+    for (const m of split.spec.matches) {
+      if (m.kind !== 'TCPRoute') continue;
+      const route = index.get('TCPRoute', ns, m.name);
+      if (!route) {
+        diagnostics.warn(split, `matches refer to TCPRoute ${ns}/${m.name}, which does not exist`);
+        continue;
+      }
+      if (route.spec.ports.length === 0 || route.spec.ports.includes(port)) return [{ name, action }];
+    }
+    if (split.spec.matches.some((m) => m.kind === 'HTTPRouteGroup')) {
+      diagnostics.warn(split, `HTTPRouteGroup matches cannot select connections on TCP port ${port}: it goes to the root service`);
+    }
+    return [fallback];
+  }
 
   // A/B routing: requests that satisfy a match are split; the rest go to the root service.
   const matches: HttpMatchConfig[] = [];
   for (const m of split.spec.matches) {
     if (m.kind !== 'HTTPRouteGroup') {
-      if (protocol === 'tcp') return [{ name, action }];
       diagnostics.warn(split, `matches of kind ${m.kind} do not apply to HTTP port ${port}`);
       continue;
     }
@@ -163,8 +185,7 @@ function splitRoutes(
     }
     matches.push(...selectMatches(group, undefined, (msg) => diagnostics.warn(split, msg)));
   }
-  const fallback: RouteConfig = { name: 'default', action: { kind: 'clusters', clusters: [{ cluster: rootCluster, weight: 1 }] } };
-  if (protocol === 'tcp' || matches.length === 0) return [fallback];
+  if (matches.length === 0) return [fallback];
   return [{ name, matches, action }, fallback];
 }
 

@@ -28,6 +28,7 @@ export interface RunnerOptions {
   trustDomain: string;
   quiet: boolean;
   log: (line: string) => void;
+  onControlPlaneStart?: (pid: number) => void;
 }
 
 interface Instance {
@@ -75,7 +76,10 @@ export class LocalRunner {
       holdStdin: true,
       restart: true,
       output: (l) => this.opts.log(`[control-plane] ${l}`),
-      onStart: (pid) => this.track('control-plane', pid),
+      onStart: (pid) => {
+        this.track('control-plane', pid);
+        this.opts.onControlPlaneStart?.(pid);
+      },
     });
     this.controlPlane.start();
     await this.waitFor(() => this.client.healthy(), 20_000, 'the control plane did not start');
@@ -225,7 +229,7 @@ export class LocalRunner {
   }
 
   allReady(): boolean {
-    return this.instances.size > 0 && [...this.instances.values()].every((i) => i.ready && i.published);
+    return [...this.instances.values()].every((i) => i.ready && i.published);
   }
 
   async stop(): Promise<void> {

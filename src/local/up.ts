@@ -4,12 +4,12 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadManifests } from '../resources/load.js';
+import { listManifestFiles, loadManifests } from '../resources/load.js';
 import { formatManifestError } from '../resources/errors.js';
 import type { MeshConfigResource } from '../resources/types.js';
 import { cleanupLeftovers } from './cleanup.js';
 import { LocalRunner } from './runner.js';
-import { isAlive, readMeshInfo, statePaths, writeActivePointer, writeMeshInfo } from './state-dir.js';
+import { isAlive, readMeshInfo, statePaths, writeActivePointer, writeMeshInfo, type MeshInfo } from './state-dir.js';
 import { readinessTable } from './table.js';
 
 export interface UpOptions {
@@ -61,12 +61,21 @@ export async function runUp(opts: UpOptions): Promise<number> {
   fs.rmSync(paths.store, { recursive: true, force: true });
   fs.rmSync(paths.proxies, { recursive: true, force: true });
 
-  const meshConfig = parsed.resources.find((r): r is MeshConfigResource => r.kind === 'MeshConfig');
+  // The compiler uses the oldest MeshConfig; at start all are equally old, so the first by name.
+  const meshConfig = parsed.resources
+    .filter((r): r is MeshConfigResource => r.kind === 'MeshConfig')
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))[0];
+  let info: MeshInfo | undefined;
   const runner = new LocalRunner({
     stateDir,
     trustDomain: meshConfig?.spec.trustDomain ?? 'cluster.local',
     quiet: opts.quiet ?? false,
     log,
+    onControlPlaneStart: (pid) => {
+      if (!info) return;
+      info = { ...info, controlPlanePid: pid };
+      writeMeshInfo(stateDir, info);
+    },
   });
 
   let stopping: Promise<number> | undefined;
@@ -85,16 +94,17 @@ export async function runUp(opts: UpOptions): Promise<number> {
 
   try {
     await runner.startControlPlane();
-    writeMeshInfo(stateDir, {
+    info = {
       runnerPid: process.pid,
       controlPlanePid: runner.controlPlane?.pid,
       adminUrl: `http://127.0.0.1:${runner.adminPort}`,
       xdsPort: runner.xdsPort,
       manifestDir,
       startedAt: new Date().toISOString(),
-    });
+    };
+    writeMeshInfo(stateDir, info);
     writeActivePointer(stateDir);
-    const files = listYaml(manifestDir).map((f) => ({ path: f, content: fs.readFileSync(f, 'utf8') }));
+    const files = (await listManifestFiles(manifestDir)).map((f) => ({ path: f, content: fs.readFileSync(f, 'utf8') }));
     await runner.client.apply({ files });
     await runner.reconcile();
     runner.startReconciling();
@@ -124,15 +134,4 @@ export async function runUp(opts: UpOptions): Promise<number> {
       }
     }, 100);
   });
-}
-
-function listYaml(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...listYaml(p));
-    else if (/\.ya?ml$/i.test(entry.name)) out.push(p);
-  }
-  return out;
 }

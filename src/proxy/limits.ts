@@ -15,7 +15,6 @@ export const LIMITS = {
   tcpIdleTimeoutMs: 3600_000,
   maxConnections: 16_384,
   maxHeaderBytes: 64 * 1024,
-  maxRequestsPerSocket: 0,
 };
 
 export function applyServerLimits(server: http.Server): void {

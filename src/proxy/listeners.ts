@@ -71,7 +71,8 @@ export class ListenerManager {
         const existing = this.bound.get(port);
         if (existing && existing.kind === w.kind) continue;
         if (existing) {
-          await close(existing.server);
+          // Stop accepting at once; connections it holds finish on their own.
+          void close(existing.server);
           this.bound.delete(port);
         }
         const b = w.create();
@@ -100,15 +101,24 @@ export class ListenerManager {
   }
 }
 
-function listen(server: net.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+async function listen(server: net.Server, port: number, host: string): Promise<void> {
+  // A listener replaced on the same port releases it a moment later: retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' || attempt >= 20) throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }
 
 function close(server: net.Server): Promise<void> {

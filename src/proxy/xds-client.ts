@@ -110,7 +110,9 @@ export class XdsClient {
       this.state.reconnects++;
       const delay = this.backoff * (0.5 + Math.random() / 2);
       this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
-      setTimeout(() => this.connect(), usable ? delay : 0 /* got a cert: reconnect with it now */).unref();
+      // Right after the bootstrap connection delivered a certificate, reconnect with it at once.
+      const fresh = !usable && this.opts.credentials.material !== material;
+      setTimeout(() => this.connect(), fresh ? 0 : delay).unref();
     });
   }
 
@@ -119,8 +121,15 @@ export class XdsClient {
       case 'cert': {
         const key = this.pendingKey;
         if (!key) return;
+        let material;
+        try {
+          material = this.opts.credentials.install(key, m.certPem, m.rootsPem);
+        } catch (err) {
+          // A certificate for another key (an answer to an older request): wait for the right one.
+          this.opts.log.warn(`ignored a certificate that does not match the pending key: ${(err as Error).message}`);
+          return;
+        }
         this.pendingKey = undefined;
-        const material = this.opts.credentials.install(key, m.certPem, m.rootsPem);
         this.lifetimeMs = m.lifetimeMs;
         this.rotateAt = m.rotateAt;
         this.scheduleRotation(material.notAfter);
@@ -161,7 +170,8 @@ export class XdsClient {
   }
 
   private rotate(): void {
-    this.pendingKey = newKey();
+    // One key per rotation: retries ask again for the same key, so any answer fits it.
+    this.pendingKey ??= newKey();
     if (this.socket && this.state.connected) {
       this.socket.write(encodeMessage({ type: 'csr', publicKeyPem: this.pendingKey.publicKeyPem }));
     }

@@ -131,7 +131,7 @@ spec:
     assert.equal(vhost(snap(rs, 'other/far-0'), 'shop/web:80').routes[0]!.name, 'split:shop/s');
   });
 
-  it('reports a TrafficSplit whose root service does not exist', { todo: 'bug: activeSplits/compileVirtualHosts ignore a split on a missing root silently' }, () => {
+  it('reports a TrafficSplit whose root service does not exist', () => {
     const rs = shop(split('s', 'nosuch', [['web-v1', 1]]));
     assert.ok(messages(rs).some((m) => m.startsWith('TrafficSplit/s:') && m.includes('nosuch')), messages(rs).join('\n'));
   });
@@ -152,12 +152,12 @@ spec: {matches: {ports: [${ports}]}}
     assert.equal(routesOf(shop(tcp('5432')), 'shop/db:5432')[0]!.name, 'split:shop/db-split');
   });
 
-  it('does not split a TCP port the TCPRoute of `matches` does not list', { todo: 'bug: outbound.ts splitRoutes splits every TCP port for any TCPRoute match, ignoring its ports' }, () => {
+  it('does not split a TCP port the TCPRoute of `matches` does not list', () => {
     const [route] = routesOf(shop(tcp('5432')), 'shop/db:6432');
     assert.deepEqual(route!.action, { kind: 'clusters', clusters: [{ cluster: 'shop/db:6432', weight: 1 }] });
   });
 
-  it('reports a TCPRoute in `matches` that does not exist', { todo: 'bug: outbound.ts splitRoutes never looks the TCPRoute up' }, () => {
+  it('reports a TCPRoute in `matches` that does not exist', () => {
     const rs = shop(tcp(''));
     assert.ok(messages(rs).some((m) => m.includes('only-5432')), messages(rs).join('\n'));
   });
@@ -230,7 +230,7 @@ describe('compiler: versions', () => {
     assert.notEqual(a.version, c.version);
   });
 
-  it('does not depend on the order resources are listed in', { todo: 'bug: authz.ts compileAuthzRules keeps TrafficTarget input order, so rules and version change with listing order' }, () => {
+  it('does not depend on the order resources are listed in', () => {
     const tt = (name: string, source: string) => `
 ---
 apiVersion: access.smi-spec.io/v1alpha3

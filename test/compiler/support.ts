@@ -24,10 +24,10 @@ export interface InstanceOptions {
   ports?: [string, number, number][];
   ready?: boolean;
   zone?: string;
+  /** The sidecar's outbound HTTP proxy port (admin = this + 1); only numbers in a snapshot. */
+  outboundPort?: number;
   upstreams?: { service: string; namespace: string; port: number; localPort: number }[];
 }
-
-let nextPort = 20000;
 
 /** A WorkloadInstance `<workload>-<index>` as the local runner would write it. */
 export function instance(o: InstanceOptions): WorkloadInstanceResource {
@@ -39,8 +39,8 @@ export function instance(o: InstanceOptions): WorkloadInstanceResource {
     labels: o.labels ?? { app: o.workload },
     address: '127.0.0.1',
     ports: (o.ports ?? [['web', 8080, 18080]]).map(([name, port, inboundPort]) => ({ name, port, inboundPort })),
-    outboundPort: nextPort++,
-    adminPort: nextPort++,
+    outboundPort: o.outboundPort ?? 15001,
+    adminPort: (o.outboundPort ?? 15001) + 1,
     upstreams: o.upstreams ?? [],
     ready: o.ready ?? true,
   };

@@ -174,7 +174,7 @@ export function serve({ title, getCounters, handler = () => false }) {
     log(`cannot listen on port ${port}:`, errorText(err));
     process.exit(1);
   });
-  server.listen(port, () => log(`${title} listening on http://127.0.0.1:${server.address().port}/`));
+  server.listen(port, '127.0.0.1', () => log(`${title} listening on http://127.0.0.1:${server.address().port}/`));
   return server;
 }
 
