@@ -1,27 +1,12 @@
 // Key pairs (node:crypto) and their conversion into WebCrypto keys for signing.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 type Algorithm = webcrypto.Algorithm;
 import { IdentityError } from './errors.js';
 import { P256 } from './x509.js';
 
-export interface KeyPairPem {
-  /** SPKI, PEM. */
-  publicKeyPem: string;
-  /** PKCS#8, PEM. */
-  privateKeyPem: string;
-}
-
-/** A fresh ECDSA P-256 key pair. */
-export function generateKeyPair(): KeyPairPem {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', {
-    namedCurve: 'prime256v1',
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
-}
+export { generateKeyPair, type KeyPairPem } from './key-pair.js';
 
 /** A private key ready to sign certificates, with the matching signature algorithm. */
 export interface SigningKey {

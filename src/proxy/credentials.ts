@@ -3,8 +3,9 @@
 // roots. Listeners and upstream pools subscribe and swap TLS contexts when the
 // certificate rotates.
 
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
+import { generateKeyPair, type KeyPairPem } from '../identity/key-pair.js';
 
 export interface TlsMaterial {
   keyPem: string;
@@ -15,19 +16,8 @@ export interface TlsMaterial {
   context: tls.SecureContext;
 }
 
-export interface PendingKey {
-  publicKeyPem: string;
-  privateKeyPem: string;
-}
-
-export function newKey(): PendingKey {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', {
-    namedCurve: 'P-256',
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
-}
+export type PendingKey = KeyPairPem;
+export const newKey = generateKeyPair;
 
 export const TLS_OPTIONS = { minVersion: 'TLSv1.3' as const };
 
