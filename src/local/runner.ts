@@ -39,6 +39,7 @@ interface Instance {
   proxy: SupervisedProcess;
   /** Readiness as last written to the store. */
   published: boolean;
+  publishedStatus?: string;
   ready: boolean;
 }
 
@@ -215,11 +216,15 @@ export class LocalRunner {
           s.ports.length === 0 ? Promise.resolve(inst.app.running) : canConnect(s.ports[0]!.port),
         ]);
         inst.ready = proxyReady && appReady;
-        if (inst.ready !== inst.published) {
-          const resource = { ...inst.resource, spec: { ...inst.resource.spec, ready: inst.ready } };
+        // Readiness goes into spec (the compiler reads it); pids into status, for `trellis status`.
+        const status = { pid: inst.app.pid, proxyPid: inst.proxy.pid, restarts: inst.app.restarts };
+        const statusKey = JSON.stringify(status);
+        if (inst.ready !== inst.published || statusKey !== inst.publishedStatus) {
+          const resource = { ...inst.resource, spec: { ...inst.resource.spec, ready: inst.ready }, status };
           try {
             await this.client.apply({ objects: [resource] });
             inst.published = inst.ready;
+            inst.publishedStatus = statusKey;
           } catch {
             // retried on the next probe
           }

@@ -26,8 +26,11 @@ export interface RunningMesh {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startMesh(dir: string, opts: { readyTimeoutMs?: number; quiet?: boolean } = {}): Promise<RunningMesh> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
+export async function startMesh(
+  dir: string,
+  opts: { readyTimeoutMs?: number; quiet?: boolean; stateDir?: string } = {},
+): Promise<RunningMesh> {
+  const stateDir = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
   const args = [TRELLIS_BIN, 'up', dir, '--state-dir', stateDir];
   if (opts.quiet !== false) args.push('--quiet');
   const child = spawn(process.execPath, args, {
