@@ -61,18 +61,30 @@ export function resolveTargetPort(port: ServicePort, instance: WorkloadInstanceR
 }
 
 export function buildLocalCatalog(resources: readonly Resource[]): Catalog {
-  const instancesByNs = new Map<string, WorkloadInstanceResource[]>();
+  // Instances indexed by `namespace|label=value`, so each Service looks only at likely matches.
+  const byLabel = new Map<string, WorkloadInstanceResource[]>();
   for (const r of resources) {
     if (r.kind !== 'WorkloadInstance') continue;
-    const list = instancesByNs.get(r.metadata.namespace) ?? [];
-    list.push(r);
-    instancesByNs.set(r.metadata.namespace, list);
+    for (const [k, v] of Object.entries(r.spec.labels)) {
+      const key = `${r.metadata.namespace}|${k}=${v}`;
+      const list = byLabel.get(key) ?? [];
+      list.push(r);
+      byLabel.set(key, list);
+    }
   }
+  const candidates = (ns: string, selector: Record<string, string>): WorkloadInstanceResource[] => {
+    let best: WorkloadInstanceResource[] | undefined;
+    for (const [k, v] of Object.entries(selector)) {
+      const list = byLabel.get(`${ns}|${k}=${v}`) ?? [];
+      if (!best || list.length < best.length) best = list;
+    }
+    return best ?? [];
+  };
   const services = new Map<string, CatalogService>();
   for (const r of resources) {
     if (r.kind !== 'Service') continue;
     const ns = r.metadata.namespace;
-    const selected = (instancesByNs.get(ns) ?? []).filter((i) => selectorMatches(r.spec.selector, i.spec.labels));
+    const selected = candidates(ns, r.spec.selector).filter((i) => selectorMatches(r.spec.selector, i.spec.labels));
     const ports: CatalogServicePort[] = r.spec.ports.map((port) => ({
       port,
       endpoints: selected.flatMap((inst): CatalogEndpoint[] => {

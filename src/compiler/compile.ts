@@ -2,7 +2,6 @@
 // resources in the store (and the catalog built from them) it produces one
 // immutable, content-hashed snapshot per proxy. Nothing here does I/O.
 
-import { createHash } from 'node:crypto';
 import { buildLocalCatalog, type Catalog } from '../catalog/catalog.js';
 import { spiffeId } from '../identity/spiffe.js';
 import type { MeshConfigSpec, Resource, WorkloadInstanceResource } from '../resources/types.js';
@@ -10,7 +9,8 @@ import { compileAuthzRules } from './authz.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
 import { activeSplits, compileClusters, compileVirtualHosts, protocolOf } from './outbound.js';
 import { byAgeThenName, ResourceIndex } from './resource-index.js';
-import type { InboundListener, MeshSettings, Snapshot, VirtualHost } from './snapshot.js';
+import { hashOf, listHash } from './hash.js';
+import type { AuthzRule, InboundListener, MeshSettings, Snapshot, VirtualHost } from './snapshot.js';
 
 export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
   mtls: { mode: 'STRICT' },
@@ -39,7 +39,21 @@ export function proxyIdOf(instance: WorkloadInstanceResource): string {
   return `${instance.metadata.namespace}/${instance.metadata.name}`;
 }
 
-export function compileSnapshots(resources: readonly Resource[], catalog?: Catalog): CompileResult {
+/**
+ * The mesh compiled once: everything proxies share (clusters, virtual hosts
+ * per client namespace, authorisation per service account) is built eagerly,
+ * with every diagnostic; each proxy's snapshot is assembled on demand and
+ * memoised, so a control plane serving a few proxies of a large mesh does not
+ * pay for the rest.
+ */
+export interface CompiledMesh {
+  mesh: MeshConfigSpec;
+  diagnostics: Diagnostic[];
+  proxyIds(): string[];
+  snapshotFor(proxyId: string): Snapshot | undefined;
+}
+
+export function compileMesh(resources: readonly Resource[], catalog?: Catalog): CompiledMesh {
   const index = new ResourceIndex(resources);
   const diagnostics = new Diagnostics();
   const meshConfig = resolveMeshConfig(index, diagnostics);
@@ -47,71 +61,97 @@ export function compileSnapshots(resources: readonly Resource[], catalog?: Catal
   const td = meshConfig.trustDomain;
   const mesh: MeshSettings = { trustDomain: td, mtlsMode: meshConfig.mtls.mode, accessMode: meshConfig.access.mode };
 
-  // Shared by every proxy: computed once.
   const clusters = compileClusters(cat, td);
+  const clustersHash = listHash(clusters);
   const splits = activeSplits(index, diagnostics);
-  const vhostsByNamespace = new Map<string, VirtualHost[]>();
+  const instances = new Map<string, WorkloadInstanceResource>();
+  for (const inst of index.list('WorkloadInstance')) instances.set(proxyIdOf(inst), inst);
 
-  const snapshots = new Map<string, Snapshot>();
-  for (const inst of index.list('WorkloadInstance')) {
-    const ns = inst.metadata.namespace;
-    let virtualHosts = vhostsByNamespace.get(ns);
-    if (!virtualHosts) {
-      virtualHosts = compileVirtualHosts(index, cat, splits, ns, diagnostics);
-      vhostsByNamespace.set(ns, virtualHosts);
-    }
-    const sa = inst.spec.serviceAccountName;
-    const rules = compileAuthzRules(index, td, ns, sa, diagnostics);
-    const inbound: InboundListener[] = inst.spec.ports.map((p) => {
-      const services: string[] = [];
-      let protocol: 'http' | 'tcp' = 'http';
-      for (const svc of cat.services.values()) {
-        if (svc.namespace !== ns) continue;
-        for (const sp of svc.ports) {
-          if (sp.endpoints.some((e) => e.instance === `${ns}/${inst.metadata.name}` && e.appPort === p.port)) {
-            services.push(`${ns}/${svc.name}:${sp.port.port}`);
-            if (protocolOf(sp.port.appProtocol) === 'tcp') protocol = 'tcp';
-          }
-        }
+  // Which Service ports land on each instance's app ports.
+  const targets = new Map<string, { service: string; appPort: number; protocol: 'http' | 'tcp' }[]>();
+  for (const svc of cat.services.values()) {
+    for (const sp of svc.ports) {
+      for (const e of sp.endpoints) {
+        const list = targets.get(e.instance) ?? [];
+        list.push({ service: `${svc.namespace}/${svc.name}:${sp.port.port}`, appPort: e.appPort, protocol: protocolOf(sp.port.appProtocol) });
+        targets.set(e.instance, list);
       }
-      services.sort();
+    }
+  }
+
+  const vhostsByNamespace = new Map<string, { list: VirtualHost[]; names: Set<string>; hash: string }>();
+  const authzBySa = new Map<string, AuthzRule[]>();
+  for (const inst of instances.values()) {
+    const ns = inst.metadata.namespace;
+    if (!vhostsByNamespace.has(ns)) {
+      const list = compileVirtualHosts(index, cat, splits, ns, diagnostics);
+      vhostsByNamespace.set(ns, { list, names: new Set(list.map((v) => v.name)), hash: listHash(list) });
+    }
+    const saKey = `${ns}/${inst.spec.serviceAccountName}`;
+    if (!authzBySa.has(saKey)) authzBySa.set(saKey, compileAuthzRules(index, td, ns, inst.spec.serviceAccountName, diagnostics));
+    for (const u of inst.spec.upstreams) {
+      const name = `${u.namespace}/${u.service}:${u.port}`;
+      if (!vhostsByNamespace.get(ns)!.names.has(name)) {
+        diagnostics.warn(inst, `upstream ${name} is not a port of any Service: connections to local port ${u.localPort} are refused`);
+      }
+    }
+  }
+
+  const assembled = new Map<string, Snapshot>();
+  const assemble = (inst: WorkloadInstanceResource): Snapshot => {
+    const ns = inst.metadata.namespace;
+    const sa = inst.spec.serviceAccountName;
+    const id = proxyIdOf(inst);
+    const rules = authzBySa.get(`${ns}/${sa}`)!;
+    const landing = targets.get(id) ?? [];
+    const inbound: InboundListener[] = inst.spec.ports.map((p) => {
+      const mine = landing.filter((t) => t.appPort === p.port);
       return {
         name: `inbound|${p.port}`,
         port: p.inboundPort,
         appPort: p.port,
-        protocol,
-        services,
+        protocol: mine.some((t) => t.protocol === 'tcp') ? 'tcp' : 'http',
+        services: mine.map((t) => t.service).sort(),
         authz: { mode: mesh.accessMode, rules },
       };
     });
-    const upstreams = inst.spec.upstreams.map((u) => ({
-      port: u.localPort,
-      virtualHost: `${u.namespace}/${u.service}:${u.port}`,
-    }));
-    for (const u of upstreams) {
-      if (!virtualHosts.some((v) => v.name === u.virtualHost)) {
-        diagnostics.warn(inst, `upstream ${u.virtualHost} is not a port of any Service: connections to local port ${u.port} are refused`);
-      }
-    }
-    const body = {
-      node: {
-        id: proxyIdOf(inst),
-        namespace: ns,
-        workload: inst.spec.workload,
-        serviceAccount: sa,
-        identity: spiffeId(td, ns, sa),
-        ...(inst.spec.zone ? { zone: inst.spec.zone } : {}),
-      },
-      mesh,
-      inbound,
-      outbound: { httpPort: inst.spec.outboundPort, virtualHosts, upstreams },
-      clusters,
+    const vhosts = vhostsByNamespace.get(ns)!;
+    const upstreams = inst.spec.upstreams.map((u) => ({ port: u.localPort, virtualHost: `${u.namespace}/${u.service}:${u.port}` }));
+    const node = {
+      id,
+      namespace: ns,
+      workload: inst.spec.workload,
+      serviceAccount: sa,
+      identity: spiffeId(td, ns, sa),
+      ...(inst.spec.zone ? { zone: inst.spec.zone } : {}),
     };
-    snapshots.set(body.node.id, { version: hashOf(body), ...body });
-  }
-  return { snapshots, mesh: meshConfig, diagnostics: diagnostics.items };
+    const version = hashOf(
+      JSON.stringify({ node, mesh, inbound, httpPort: inst.spec.outboundPort, upstreams }) + vhosts.hash + clustersHash,
+    );
+    return { version, node, mesh, inbound, outbound: { httpPort: inst.spec.outboundPort, virtualHosts: vhosts.list, upstreams }, clusters };
+  };
+
+  return {
+    mesh: meshConfig,
+    diagnostics: diagnostics.items,
+    proxyIds: () => [...instances.keys()],
+    snapshotFor(id) {
+      let snap = assembled.get(id);
+      if (!snap) {
+        const inst = instances.get(id);
+        if (!inst) return undefined;
+        snap = assemble(inst);
+        assembled.set(id, snap);
+      }
+      return snap;
+    },
+  };
 }
 
-function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+/** Every proxy's snapshot at once (tests, golden files, small meshes). */
+export function compileSnapshots(resources: readonly Resource[], catalog?: Catalog): CompileResult {
+  const compiled = compileMesh(resources, catalog);
+  const snapshots = new Map<string, Snapshot>();
+  for (const id of compiled.proxyIds()) snapshots.set(id, compiled.snapshotFor(id)!);
+  return { snapshots, mesh: compiled.mesh, diagnostics: compiled.diagnostics };
 }
