@@ -5,18 +5,22 @@
 // ACKs or NACKs its version (Envoy's xDS discipline).
 
 import type { Snapshot } from '../compiler/snapshot.js';
+import type { SnapshotDelta } from './delta.js';
 
 export type ProxyMessage =
   /** First message on a connection. `token` on the bootstrap connection, `version` = last applied. */
   | { type: 'hello'; proxyId: string; token?: string; version?: string; csr?: string }
   /** Ask for a (new) certificate for this SPKI public key, on an authenticated connection. */
   | { type: 'csr'; publicKeyPem: string }
+  /** The proxy lost track (a delta did not apply): send the full snapshot. */
+  | { type: 'resync' }
   | { type: 'ack'; version: string }
   | { type: 'nack'; version: string; error: string };
 
 export type ControlPlaneMessage =
   | { type: 'cert'; certPem: string; rootsPem: string; notAfter: string; lifetimeMs: number; rotateAt: number }
   | { type: 'snapshot'; snapshot: Snapshot }
+  | SnapshotDelta
   | { type: 'error'; code: string; message: string };
 
 /** Largest message either side accepts (a snapshot for a big mesh is large, but bounded). */

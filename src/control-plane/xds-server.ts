@@ -10,6 +10,7 @@ import { verifyBootstrapToken } from '../identity/bootstrap.js';
 import { issueCertificate } from '../identity/issue.js';
 import { spiffeId, spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import type { ProxyStatus } from './admin-types.js';
+import { encodeDelta, encodeFullSnapshot, sentStateOf, type SentState } from './delta.js';
 import {
   createLineDecoder,
   encodeMessage,
@@ -40,6 +41,10 @@ interface Session {
   status: ProxyStatus;
   socket?: tls.TLSSocket;
   send?: (m: ControlPlaneMessage) => void;
+  /** Raw protocol line writer (pre-encoded snapshots and deltas). */
+  write?: (line: string) => void;
+  /** What the proxy was last sent; undefined = next push is a full snapshot. */
+  sent?: SentState;
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -69,15 +74,22 @@ export class XdsServer {
     return [...this.sessions.values()].map((s) => ({ ...s.status })).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  /** Sends every connected proxy whose snapshot changed its new one. */
+  /** Sends every connected proxy whose snapshot changed what changed in it. */
   push(): void {
     for (const [id, s] of this.sessions) {
-      if (!s.send) continue;
       const snap = this.deps.snapshotFor(id);
-      if (snap && snap.version !== s.status.version) {
-        s.status.version = snap.version;
-        s.send({ type: 'snapshot', snapshot: snap });
-      }
+      if (snap && snap.version !== s.status.version) this.sendSnapshot(s, snap);
+    }
+  }
+
+  private sendSnapshot(s: Session, snap: Snapshot): void {
+    if (!s.write) return;
+    s.status.version = snap.version;
+    if (s.sent && s.sent.version !== snap.version) {
+      s.write(encodeDelta(snap, s.sent));
+    } else {
+      s.sent = sentStateOf(snap);
+      s.write(encodeFullSnapshot(snap));
     }
   }
 
@@ -122,6 +134,12 @@ export class XdsServer {
             })
             .catch((err: Error) => send({ type: 'error', code: 'TRELLIS_E_CSR', message: err.message }));
           return;
+        case 'resync': {
+          session.sent = undefined;
+          const snap = this.deps.snapshotFor(session.status.id);
+          if (snap) this.sendSnapshot(session, snap);
+          return;
+        }
         case 'ack':
           session.status.ackedVersion = m.version;
           session.status.lastSeen = new Date().toISOString();
@@ -145,6 +163,8 @@ export class XdsServer {
         session.status.connected = false;
         session.socket = undefined;
         session.send = undefined;
+        session.write = undefined;
+        session.sent = undefined;
       }
     });
   }
@@ -164,6 +184,9 @@ export class XdsServer {
     const session: Session = {
       socket,
       send,
+      write: (line) => {
+        if (!socket.destroyed) socket.write(line);
+      },
       status: {
         id: proxyId,
         namespace: namespace ?? '',
@@ -179,10 +202,9 @@ export class XdsServer {
       },
     };
     this.sessions.set(proxyId, session);
-    if (snap && snap.version !== appliedVersion) {
-      session.status.version = snap.version;
-      send({ type: 'snapshot', snapshot: snap });
-    }
+    // A reconnecting proxy keeps what it applied; anything newer comes as a full snapshot.
+    if (snap && snap.version !== appliedVersion) this.sendSnapshot(session, snap);
+    else if (snap) session.sent = sentStateOf(snap);
     return session;
   }
 

@@ -13,6 +13,7 @@ import {
   type ControlPlaneMessage,
   type ProxyMessage,
 } from '../control-plane/protocol.js';
+import { applyDelta } from '../control-plane/delta.js';
 import { Credentials, newKey, TLS_OPTIONS, type PendingKey } from './credentials.js';
 import type { Logger } from './log.js';
 
@@ -48,6 +49,8 @@ export class XdsClient {
   private rotation: NodeJS.Timeout | undefined;
   private pendingKey: PendingKey | undefined;
   private rotateAt = 0.5;
+  /** The snapshot applied last: deltas apply on it. */
+  private current: Snapshot | undefined;
   /** Snapshots apply one at a time, in the order received. */
   private applying: Promise<void> = Promise.resolve();
   private lifetimeMs = 0;
@@ -138,11 +141,22 @@ export class XdsClient {
         if (bootstrap) this.socket?.end();
         return;
       }
-      case 'snapshot': {
-        const version = m.snapshot.version;
+      case 'snapshot':
+      case 'delta': {
+        const version = m.type === 'snapshot' ? m.snapshot.version : m.version;
         this.applying = this.applying.then(async () => {
+          let snapshot: Snapshot;
           try {
-            await this.opts.apply(m.snapshot);
+            if (m.type === 'snapshot') snapshot = m.snapshot;
+            else if (this.current) snapshot = applyDelta(this.current, m);
+            else throw Object.assign(new Error('delta before any snapshot'), { code: 'TRELLIS_E_DELTA_BASE' });
+          } catch {
+            send({ type: 'resync' });
+            return;
+          }
+          try {
+            await this.opts.apply(snapshot);
+            this.current = snapshot;
             this.state.appliedVersion = version;
             send({ type: 'ack', version });
           } catch (err) {
