@@ -21,6 +21,8 @@ export interface CatalogEndpoint {
   serviceAccount: string;
   zone?: string;
   ready: boolean;
+  /** The object this endpoint was derived from (a WorkloadInstance, a Pod): its identity keys memoisation. */
+  origin?: object;
 }
 
 export interface CatalogServicePort {
@@ -100,6 +102,7 @@ export function buildLocalCatalog(resources: readonly Resource[]): Catalog {
             serviceAccount: inst.spec.serviceAccountName,
             zone: inst.spec.zone,
             ready: inst.spec.ready,
+            origin: inst,
           },
         ];
       }),

@@ -6,23 +6,39 @@ import { spiffeId } from '../identity/spiffe.js';
 import type { TrafficTargetResource } from '../resources/types.js';
 import type { Diagnostics } from './diagnostics.js';
 import { selectMatches } from './http-match.js';
+import type { CompileCache } from './memo.js';
 import type { ResourceIndex } from './resource-index.js';
 import type { AuthzAllow, AuthzRule } from './snapshot.js';
+
+/** TrafficTargets by destination `<namespace>/<service account>`. */
+export function targetsByDestination(index: ResourceIndex): Map<string, TrafficTargetResource[]> {
+  const out = new Map<string, TrafficTargetResource[]>();
+  for (const tt of index.list('TrafficTarget')) {
+    const dest = tt.spec.destination;
+    const key = `${dest.namespace || tt.metadata.namespace}/${dest.name}`;
+    const list = out.get(key) ?? [];
+    list.push(tt);
+    out.set(key, list);
+  }
+  return out;
+}
 
 export function compileAuthzRules(
   index: ResourceIndex,
   trustDomain: string,
-  namespace: string,
-  serviceAccount: string,
+  targets: readonly TrafficTargetResource[],
   diagnostics: Diagnostics,
+  cache: CompileCache,
 ): AuthzRule[] {
-  const rules: AuthzRule[] = [];
-  for (const tt of index.list('TrafficTarget')) {
-    const dest = tt.spec.destination;
-    const destNs = dest.namespace || tt.metadata.namespace;
-    if (dest.name !== serviceAccount || destNs !== namespace) continue;
-    rules.push(compileTarget(index, trustDomain, tt, diagnostics));
-  }
+  const rules = targets.map((tt) => {
+    const ns = tt.metadata.namespace;
+    const refs = tt.spec.rules.map((r) =>
+      r.kind === 'HTTPRouteGroup' ? index.get('HTTPRouteGroup', ns, r.name) : r.kind === 'TCPRoute' ? index.get('TCPRoute', ns, r.name) : undefined,
+    );
+    return cache.memo(`tt|${ns}/${tt.metadata.name}`, [tt, trustDomain, ...refs], diagnostics, () =>
+      compileTarget(index, trustDomain, tt, diagnostics),
+    );
+  });
   // Independent of the order the store lists objects in, so equal input hashes equally.
   return rules.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
 }

@@ -5,11 +5,12 @@
 import { buildLocalCatalog, type Catalog } from '../catalog/catalog.js';
 import { spiffeId } from '../identity/spiffe.js';
 import type { MeshConfigSpec, Resource, WorkloadInstanceResource } from '../resources/types.js';
-import { compileAuthzRules } from './authz.js';
+import { compileAuthzRules, targetsByDestination } from './authz.js';
+import { CompileCache } from './memo.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
 import { activeSplits, compileClusters, compileVirtualHosts, protocolOf } from './outbound.js';
 import { byAgeThenName, ResourceIndex } from './resource-index.js';
-import { hashOf, listHash } from './hash.js';
+import { hashOf, resourceHash } from './hash.js';
 import type { AuthzRule, InboundListener, MeshSettings, Snapshot, VirtualHost } from './snapshot.js';
 
 export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
@@ -53,16 +54,24 @@ export interface CompiledMesh {
   snapshotFor(proxyId: string): Snapshot | undefined;
 }
 
-export function compileMesh(resources: readonly Resource[], catalog?: Catalog): CompiledMesh {
+export function compileMesh(resources: readonly Resource[], catalog?: Catalog, cache = new CompileCache()): CompiledMesh {
+  cache.begin();
   const index = new ResourceIndex(resources);
   const diagnostics = new Diagnostics();
   const meshConfig = resolveMeshConfig(index, diagnostics);
   const cat = catalog ?? buildLocalCatalog(resources);
   const td = meshConfig.trustDomain;
-  const mesh: MeshSettings = { trustDomain: td, mtlsMode: meshConfig.mtls.mode, accessMode: meshConfig.access.mode };
+  const mesh: MeshSettings = cache.memo('mesh', [td, meshConfig.mtls.mode, meshConfig.access.mode], diagnostics, () => ({
+    trustDomain: td,
+    mtlsMode: meshConfig.mtls.mode,
+    accessMode: meshConfig.access.mode,
+  }));
 
-  const clusters = compileClusters(cat, td);
-  const clustersHash = listHash(clusters);
+  // Lists keep their identity while their elements do: hashes, diffs and JSON of them are reused.
+  const stable = <T>(key: string, items: T[]): T[] => cache.memo(key, items, diagnostics, () => items);
+  const clusters = stable('clusters', compileClusters(cat, td, diagnostics, cache));
+  const targetsByDest = targetsByDestination(index);
+  const clustersHash = resourceHash(clusters);
   const splits = activeSplits(index, diagnostics);
   const instances = new Map<string, WorkloadInstanceResource>();
   for (const inst of index.list('WorkloadInstance')) instances.set(proxyIdOf(inst), inst);
@@ -84,11 +93,13 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog): 
   for (const inst of instances.values()) {
     const ns = inst.metadata.namespace;
     if (!vhostsByNamespace.has(ns)) {
-      const list = compileVirtualHosts(index, cat, splits, ns, diagnostics);
-      vhostsByNamespace.set(ns, { list, names: new Set(list.map((v) => v.name)), hash: listHash(list) });
+      const list = stable(`vhosts|${ns}`, compileVirtualHosts(index, cat, splits, ns, diagnostics, cache));
+      vhostsByNamespace.set(ns, { list, names: new Set(list.map((v) => v.name)), hash: resourceHash(list) });
     }
     const saKey = `${ns}/${inst.spec.serviceAccountName}`;
-    if (!authzBySa.has(saKey)) authzBySa.set(saKey, compileAuthzRules(index, td, ns, inst.spec.serviceAccountName, diagnostics));
+    if (!authzBySa.has(saKey)) {
+      authzBySa.set(saKey, stable(`authz|${saKey}`, compileAuthzRules(index, td, targetsByDest.get(saKey) ?? [], diagnostics, cache)));
+    }
     for (const u of inst.spec.upstreams) {
       const name = `${u.namespace}/${u.service}:${u.port}`;
       if (!vhostsByNamespace.get(ns)!.names.has(name)) {
@@ -104,31 +115,41 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog): 
     const id = proxyIdOf(inst);
     const rules = authzBySa.get(`${ns}/${sa}`)!;
     const landing = targets.get(id) ?? [];
-    const inbound: InboundListener[] = inst.spec.ports.map((p) => {
-      const mine = landing.filter((t) => t.appPort === p.port);
-      return {
-        name: `inbound|${p.port}`,
-        port: p.inboundPort,
-        appPort: p.port,
-        protocol: mine.some((t) => t.protocol === 'tcp') ? 'tcp' : 'http',
-        services: mine.map((t) => t.service).sort(),
-        authz: { mode: mesh.accessMode, rules },
-      };
-    });
+    const landingKey = landing.map((t) => `${t.service}>${t.appPort}/${t.protocol}`).join(',');
+    // The proxy's own part (identity, inbound listeners, upstream ports), memoised like the shared ones.
+    const own = cache.memo(`proxy|${id}`, [inst, td, mesh, rules, landingKey], diagnostics, () => ({
+      node: {
+        id,
+        namespace: ns,
+        workload: inst.spec.workload,
+        serviceAccount: sa,
+        identity: spiffeId(td, ns, sa),
+        ...(inst.spec.zone ? { zone: inst.spec.zone } : {}),
+      },
+      inbound: inst.spec.ports.map((p): InboundListener => {
+        const mine = landing.filter((t) => t.appPort === p.port);
+        return {
+          name: `inbound|${p.port}`,
+          port: p.inboundPort,
+          appPort: p.port,
+          protocol: mine.some((t) => t.protocol === 'tcp') ? 'tcp' : 'http',
+          services: mine.map((t) => t.service).sort(),
+          authz: { mode: mesh.accessMode, rules },
+        };
+      }),
+      httpPort: inst.spec.outboundPort,
+      upstreams: inst.spec.upstreams.map((u) => ({ port: u.localPort, virtualHost: `${u.namespace}/${u.service}:${u.port}` })),
+    }));
     const vhosts = vhostsByNamespace.get(ns)!;
-    const upstreams = inst.spec.upstreams.map((u) => ({ port: u.localPort, virtualHost: `${u.namespace}/${u.service}:${u.port}` }));
-    const node = {
-      id,
-      namespace: ns,
-      workload: inst.spec.workload,
-      serviceAccount: sa,
-      identity: spiffeId(td, ns, sa),
-      ...(inst.spec.zone ? { zone: inst.spec.zone } : {}),
+    const version = hashOf(resourceHash(own) + vhosts.hash + clustersHash);
+    return {
+      version,
+      node: own.node,
+      mesh,
+      inbound: own.inbound,
+      outbound: { httpPort: own.httpPort, virtualHosts: vhosts.list, upstreams: own.upstreams },
+      clusters,
     };
-    const version = hashOf(
-      JSON.stringify({ node, mesh, inbound, httpPort: inst.spec.outboundPort, upstreams }) + vhosts.hash + clustersHash,
-    );
-    return { version, node, mesh, inbound, outbound: { httpPort: inst.spec.outboundPort, virtualHosts: vhosts.list, upstreams }, clusters };
   };
 
   return {

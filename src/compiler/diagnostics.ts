@@ -24,6 +24,14 @@ export class Diagnostics {
     this.add('error', r, message);
   }
 
+  /** Raises again a diagnostic recorded earlier (by a memoised piece). */
+  replay(d: Diagnostic): void {
+    const key = `${d.severity}|${d.kind}/${d.namespace}/${d.name}|${d.message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.items.push(d);
+  }
+
   private add(severity: Diagnostic['severity'], r: Resource, message: string): void {
     const key = `${severity}|${r.kind}/${r.metadata.namespace}/${r.metadata.name}|${message}`;
     if (this.seen.has(key)) return;

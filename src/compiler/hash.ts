@@ -14,13 +14,10 @@ export function hashOf(value: unknown): string {
 export function resourceHash(obj: object): string {
   let h = cache.get(obj);
   if (h === undefined) {
-    h = hashOf(obj);
+    // A list hashes its elements' (memoised) hashes: a new list of old elements costs little.
+    h = Array.isArray(obj) ? hashOf('[' + obj.map((x: object) => resourceHash(x)).join(',')) : hashOf(obj);
     cache.set(obj, h);
   }
   return h;
 }
 
-/** One hash over a list of objects, from their memoised hashes. */
-export function listHash(objs: readonly object[]): string {
-  return hashOf(objs.map(resourceHash).join(','));
-}

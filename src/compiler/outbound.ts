@@ -6,6 +6,7 @@ import type { Catalog, CatalogService } from '../catalog/catalog.js';
 import { spiffeId } from '../identity/spiffe.js';
 import type { TrafficSplitResource } from '../resources/types.js';
 import type { Diagnostics } from './diagnostics.js';
+import type { CompileCache } from './memo.js';
 import { selectMatches } from './http-match.js';
 import { byAgeThenName, type ResourceIndex } from './resource-index.js';
 import type { ClusterConfig, HttpMatchConfig, Protocol, RouteConfig, VirtualHost } from './snapshot.js';
@@ -21,9 +22,22 @@ export function protocolOf(appProtocol: string): Protocol {
   return appProtocol === 'tcp' ? 'tcp' : 'http';
 }
 
-export function compileClusters(catalog: Catalog, trustDomain: string): ClusterConfig[] {
+export function compileClusters(catalog: Catalog, trustDomain: string, diagnostics: Diagnostics, cache: CompileCache): ClusterConfig[] {
   const out: ClusterConfig[] = [];
   for (const svc of sortedServices(catalog)) {
+    const origins = svc.ports.flatMap((p) => p.endpoints.map((e) => e.origin ?? e));
+    out.push(
+      ...cache.memo(`cl|${svc.namespace}/${svc.name}`, [svc.resource, trustDomain, ...origins], diagnostics, () =>
+        serviceClusters(svc, trustDomain),
+      ),
+    );
+  }
+  return out;
+}
+
+function serviceClusters(svc: CatalogService, trustDomain: string): ClusterConfig[] {
+  const out: ClusterConfig[] = [];
+  {
     for (const { port, endpoints } of svc.ports) {
       out.push({
         name: clusterName(svc.namespace, svc.name, port.port),
@@ -90,10 +104,37 @@ export function compileVirtualHosts(
   splits: Map<string, TrafficSplitResource>,
   clientNamespace: string,
   diagnostics: Diagnostics,
+  cache: CompileCache,
 ): VirtualHost[] {
   const out: VirtualHost[] = [];
   for (const svc of sortedServices(catalog)) {
     const split = splits.get(`${svc.namespace}/${svc.name}`);
+    // Everything a service's virtual hosts depend on, as the objects the store holds.
+    const inputs: unknown[] = [svc.resource, clientNamespace, split];
+    if (split) {
+      const ns = split.metadata.namespace;
+      for (const b of split.spec.backends) inputs.push(catalog.services.get(`${ns}/${b.service}`)?.resource);
+      for (const m of split.spec.matches) inputs.push(m.kind === 'HTTPRouteGroup' ? index.get('HTTPRouteGroup', ns, m.name) : index.get('TCPRoute', ns, m.name));
+    }
+    out.push(
+      ...cache.memo(`vh|${clientNamespace}|${svc.namespace}/${svc.name}`, inputs, diagnostics, () =>
+        serviceVirtualHosts(index, catalog, svc, split, clientNamespace, diagnostics),
+      ),
+    );
+  }
+  return out;
+}
+
+function serviceVirtualHosts(
+  index: ResourceIndex,
+  catalog: Catalog,
+  svc: CatalogService,
+  split: TrafficSplitResource | undefined,
+  clientNamespace: string,
+  diagnostics: Diagnostics,
+): VirtualHost[] {
+  const out: VirtualHost[] = [];
+  {
     for (const { port } of svc.ports) {
       const protocol = protocolOf(port.appProtocol);
       const own = clusterName(svc.namespace, svc.name, port.port);
@@ -189,10 +230,14 @@ function splitRoutes(
   return [{ name, matches, action }, fallback];
 }
 
+const sortedCache = new WeakMap<Catalog, CatalogService[]>();
+
+/** Services ordered by `namespace/name` (catalog keys), sorted once per catalog. */
 function sortedServices(catalog: Catalog): CatalogService[] {
-  return [...catalog.services.values()].sort((a, b) => {
-    const ka = `${a.namespace}/${a.name}`;
-    const kb = `${b.namespace}/${b.name}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
-  });
+  let sorted = sortedCache.get(catalog);
+  if (!sorted) {
+    sorted = [...catalog.services.keys()].sort().map((k) => catalog.services.get(k)!);
+    sortedCache.set(catalog, sorted);
+  }
+  return sorted;
 }

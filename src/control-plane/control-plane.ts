@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { compileSnapshots, type CompileResult } from '../compiler/compile.js';
+import { compileMesh, type CompiledMesh } from '../compiler/compile.js';
+import { CompileCache } from '../compiler/memo.js';
 import { loadOrCreateSecret } from '../identity/bootstrap.js';
 import { loadOrCreateCA, type MeshCA } from '../identity/ca.js';
 import { issueCertificate } from '../identity/issue.js';
@@ -35,7 +36,7 @@ export interface ControlPlane {
   ca: MeshCA;
   adminPort: number;
   xdsPort: number;
-  latest(): CompileResult;
+  latest(): CompiledMesh;
   /** Resolves after the next compilation and push. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -61,9 +62,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     dnsNames: [CONTROL_PLANE_SERVER_NAME],
   });
 
+  const cache = new CompileCache();
   let result = compile();
-  function compile(): CompileResult {
-    const r = compileSnapshots(store.list());
+  function compile(): CompiledMesh {
+    const r = compileMesh(store.list(), undefined, cache);
     if (r.mesh.trustDomain !== trustDomain) {
       r.diagnostics.push({
         severity: 'warning',
@@ -85,7 +87,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       lifetimeMs: result.mesh.certificates.lifetimeMs,
       rotateAt: result.mesh.certificates.rotateAt,
     }),
-    snapshotFor: (id) => result.snapshots.get(id),
+    snapshotFor: (id) => result.snapshotFor(id),
     identityOf: (id) => {
       const [ns, name] = id.split('/');
       const inst = store.get({ kind: 'WorkloadInstance', namespace: ns ?? '', name: name ?? '' });
@@ -94,14 +96,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     log,
   });
 
+  const logTimings = process.env.TRELLIS_LOG_TIMINGS === '1';
   let scheduled: Promise<void> | undefined;
   const schedule = (): Promise<void> => {
     scheduled ??= new Promise<void>((resolve) => {
       setTimeout(() => {
         scheduled = undefined;
         try {
+          const t0 = performance.now();
           result = compile();
+          const t1 = performance.now();
           xds.push();
+          if (logTimings) {
+            const m = process.memoryUsage();
+            const mb = (n: number) => (n / 1048576).toFixed(0);
+            log(`compiled in ${(t1 - t0).toFixed(1)} ms, pushed in ${(performance.now() - t1).toFixed(1)} ms; rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB`);
+          }
         } catch (err) {
           // The compiler must never throw on valid input; if it does, keep serving the last good result.
           log(`compilation failed, keeping the previous snapshots: ${(err as Error).stack ?? err}`);

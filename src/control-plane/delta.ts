@@ -1,8 +1,9 @@
 // Incremental snapshot updates. A snapshot's clusters and virtual hosts are
 // named resources with content hashes; after the first full snapshot, a proxy
 // receives only the ones that changed (and the names of removed ones), plus
-// the small per-proxy parts. Messages are assembled from JSON text cached per
-// compiled object, so a change pushed to hundreds of proxies is serialised once.
+// the small per-proxy parts. Proxies of one namespace share the same compiled
+// lists, so the difference between two lists is computed and serialised once
+// and sent to all of them.
 
 import type { ClusterConfig, Snapshot, VirtualHost } from '../compiler/snapshot.js';
 import { resourceHash } from '../compiler/hash.js';
@@ -23,77 +24,77 @@ export interface SnapshotDelta {
   removeClusters: string[];
 }
 
-/** What the control plane believes a proxy holds. */
+/** What the control plane last sent a proxy: the compiled lists themselves. */
 export interface SentState {
   version: string;
-  virtualHosts: Map<string, string>;
-  clusters: Map<string, string>;
+  virtualHosts: readonly VirtualHost[];
+  clusters: readonly ClusterConfig[];
 }
+
+type Named = { name: string };
 
 const jsonCache = new WeakMap<object, string>();
 function json(obj: object): string {
   let s = jsonCache.get(obj);
   if (s === undefined) {
-    s = JSON.stringify(obj);
+    s = Array.isArray(obj) ? `[${(obj as object[]).map(json).join(',')}]` : JSON.stringify(obj);
     jsonCache.set(obj, s);
   }
   return s;
 }
 
-const hashes = (items: readonly { name: string }[]) => new Map(items.map((i) => [i.name, resourceHash(i)]));
+interface ListDiff {
+  /** `"upsertX":[...],"removeX":[...]` without the key prefix: [upsert JSON, remove JSON]. */
+  upsert: string;
+  remove: string;
+}
+
+const diffCache = new WeakMap<readonly Named[], WeakMap<readonly Named[], ListDiff>>();
+
+function diffLists(from: readonly Named[], to: readonly Named[]): ListDiff {
+  let byTarget = diffCache.get(from);
+  if (!byTarget) {
+    byTarget = new WeakMap();
+    diffCache.set(from, byTarget);
+  }
+  let d = byTarget.get(to);
+  if (!d) {
+    const before = new Map(from.map((x) => [x.name, x]));
+    const up: string[] = [];
+    for (const x of to) {
+      const old = before.get(x.name);
+      before.delete(x.name);
+      if (old !== x && (!old || resourceHash(old) !== resourceHash(x))) up.push(json(x));
+    }
+    d = { upsert: `[${up.join(',')}]`, remove: JSON.stringify([...before.keys()]) };
+    byTarget.set(to, d);
+  }
+  return d;
+}
 
 export function sentStateOf(s: Snapshot): SentState {
-  return { version: s.version, virtualHosts: hashes(s.outbound.virtualHosts), clusters: hashes(s.clusters) };
+  return { version: s.version, virtualHosts: s.outbound.virtualHosts, clusters: s.clusters };
 }
 
 /** The full snapshot as one protocol line. */
 export function encodeFullSnapshot(s: Snapshot): string {
   const head = JSON.stringify({ version: s.version, node: s.node, mesh: s.mesh, inbound: s.inbound });
-  const outbound = `{"httpPort":${s.outbound.httpPort},"upstreams":${JSON.stringify(s.outbound.upstreams)},"virtualHosts":[${s.outbound.virtualHosts.map(json).join(',')}]}`;
-  return `{"type":"snapshot","snapshot":${head.slice(0, -1)},"outbound":${outbound},"clusters":[${s.clusters.map(json).join(',')}]}}\n`;
+  const outbound = `{"httpPort":${s.outbound.httpPort},"upstreams":${JSON.stringify(s.outbound.upstreams)},"virtualHosts":${json(s.outbound.virtualHosts)}}`;
+  return `{"type":"snapshot","snapshot":${head.slice(0, -1)},"outbound":${outbound},"clusters":${json(s.clusters)}}}\n`;
 }
 
-/** The delta from `sent` to `s` as one protocol line; updates `sent` to `s`. */
+/** The delta from `sent` to `s` as one protocol line; `sent` becomes `s`. */
 export function encodeDelta(s: Snapshot, sent: SentState): string {
-  const upVh: string[] = [];
-  const upCl: string[] = [];
-  const seenVh = new Set<string>();
-  const seenCl = new Set<string>();
-  for (const vh of s.outbound.virtualHosts) {
-    seenVh.add(vh.name);
-    const h = resourceHash(vh);
-    if (sent.virtualHosts.get(vh.name) !== h) {
-      upVh.push(json(vh));
-      sent.virtualHosts.set(vh.name, h);
-    }
-  }
-  for (const c of s.clusters) {
-    seenCl.add(c.name);
-    const h = resourceHash(c);
-    if (sent.clusters.get(c.name) !== h) {
-      upCl.push(json(c));
-      sent.clusters.set(c.name, h);
-    }
-  }
-  const rmVh = [...sent.virtualHosts.keys()].filter((n) => !seenVh.has(n));
-  const rmCl = [...sent.clusters.keys()].filter((n) => !seenCl.has(n));
-  for (const n of rmVh) sent.virtualHosts.delete(n);
-  for (const n of rmCl) sent.clusters.delete(n);
-  const base = sent.version;
+  const vh = diffLists(sent.virtualHosts, s.outbound.virtualHosts);
+  const cl = diffLists(sent.clusters, s.clusters);
+  const head =
+    `{"type":"delta","version":${JSON.stringify(s.version)},"base":${JSON.stringify(sent.version)},` +
+    `"node":${json(s.node)},"mesh":${json(s.mesh)},"inbound":${json(s.inbound)},` +
+    `"httpPort":${s.outbound.httpPort},"upstreams":${json(s.outbound.upstreams)}}`;
   sent.version = s.version;
-  const head = JSON.stringify({
-    type: 'delta',
-    version: s.version,
-    base,
-    node: s.node,
-    mesh: s.mesh,
-    inbound: s.inbound,
-    httpPort: s.outbound.httpPort,
-    upstreams: s.outbound.upstreams,
-    removeVirtualHosts: rmVh,
-    removeClusters: rmCl,
-  });
-  return `${head.slice(0, -1)},"upsertVirtualHosts":[${upVh.join(',')}],"upsertClusters":[${upCl.join(',')}]}\n`;
+  sent.virtualHosts = s.outbound.virtualHosts;
+  sent.clusters = s.clusters;
+  return `${head.slice(0, -1)},"upsertVirtualHosts":${vh.upsert},"removeVirtualHosts":${vh.remove},"upsertClusters":${cl.upsert},"removeClusters":${cl.remove}}\n`;
 }
 
 /** Proxy side: the full snapshot a delta produces from the current one. */

@@ -45,6 +45,36 @@ interface Session {
   write?: (line: string) => void;
   /** What the proxy was last sent; undefined = next push is a full snapshot. */
   sent?: SentState;
+  awaitingFull?: boolean;
+}
+
+const MAX_FULL_IN_FLIGHT = 8;
+const CHUNK_CHARS = 32 * 1024;
+
+/**
+ * Writes a large message piece by piece as the socket drains, so the native
+ * buffers behind TLS stay small and are reused (one multi-megabyte write per
+ * proxy leaves the allocator holding gigabytes it never returns).
+ */
+function writeInChunks(socket: tls.TLSSocket, text: string, done: () => void): void {
+  let offset = 0;
+  const next = () => {
+    while (offset < text.length) {
+      let end = Math.min(text.length, offset + CHUNK_CHARS);
+      // Never split a surrogate pair.
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+      const part = text.slice(offset, end);
+      offset = end;
+      if (socket.destroyed) return;
+      if (!socket.write(part)) {
+        socket.once('drain', next);
+        return;
+      }
+    }
+    done();
+  };
+  next();
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -52,6 +82,8 @@ const HELLO_TIMEOUT_MS = 10_000;
 export class XdsServer {
   readonly server: tls.Server;
   private readonly sessions = new Map<string, Session>();
+  private readonly fullQueue: Session[] = [];
+  private fullInFlight = 0;
 
   constructor(private readonly deps: XdsServerDeps) {
     this.server = tls.createServer(
@@ -84,12 +116,39 @@ export class XdsServer {
 
   private sendSnapshot(s: Session, snap: Snapshot): void {
     if (!s.write) return;
-    s.status.version = snap.version;
-    if (s.sent && s.sent.version !== snap.version) {
+    if (s.sent) {
+      if (s.sent.version === snap.version) return;
+      s.status.version = snap.version;
       s.write(encodeDelta(snap, s.sent));
-    } else {
+      return;
+    }
+    // Full snapshots of a large mesh are megabytes: a few at a time, so that
+    // hundreds of proxies connecting at once do not pile them up in memory.
+    if (s.awaitingFull) return; // when its turn comes it takes the latest snapshot
+    s.awaitingFull = true;
+    this.fullQueue.push(s);
+    this.pumpFullSnapshots();
+  }
+
+  private pumpFullSnapshots(): void {
+    while (this.fullInFlight < MAX_FULL_IN_FLIGHT && this.fullQueue.length > 0) {
+      const s = this.fullQueue.shift()!;
+      s.awaitingFull = false;
+      const socket = s.socket;
+      const snap = this.deps.snapshotFor(s.status.id);
+      if (!socket || socket.destroyed || !snap) continue;
+      s.status.version = snap.version;
       s.sent = sentStateOf(snap);
-      s.write(encodeFullSnapshot(snap));
+      this.fullInFlight++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        this.fullInFlight--;
+        this.pumpFullSnapshots();
+      };
+      socket.once('close', release);
+      writeInChunks(socket, encodeFullSnapshot(snap), release);
     }
   }
 
