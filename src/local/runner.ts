@@ -154,7 +154,8 @@ export class LocalRunner {
     const proxy = new SupervisedProcess({
       name: `${key} proxy`,
       command: process.execPath,
-      args: [PROXY_MAIN],
+      // TRELLIS_PROXY_NODE_ARGS adds Node flags to every sidecar (e.g. --cpu-prof for profiling).
+      args: [...(process.env.TRELLIS_PROXY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), PROXY_MAIN],
       env: {
         ...process.env,
         TRELLIS_PROXY_ID: key,

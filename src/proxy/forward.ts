@@ -53,6 +53,10 @@ export interface ForwardOptions {
   fail(kind: ForwardFailure, err: Error): { status: number; body: string };
 }
 
+function setNoDelay(socket: { setNoDelay(v: boolean): unknown }): void {
+  socket.setNoDelay(true);
+}
+
 function hasBody(req: http.IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
@@ -72,6 +76,8 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, o: 
       path: o.path,
       headers: o.headers as unknown as http.OutgoingHttpHeaders,
     });
+    // Small writes (headers, then body) must not wait for delayed ACKs (Nagle).
+    up.once('socket', setNoDelay);
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('upstream response timeout'), { code: 'TRELLIS_E_TIMEOUT' })), o.responseTimeoutMs);
     up.on('response', (ur) => {
       clearTimeout(timer);

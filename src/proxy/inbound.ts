@@ -122,7 +122,7 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   if (plain) applyServerLimits(plain);
 
   // One port for both: the first byte tells a TLS ClientHello (0x16) from plaintext.
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     socket.setTimeout(LIMITS.headersTimeoutMs, () => socket.destroy());
     socket.once('readable', () => {
       socket.setTimeout(0);

@@ -91,7 +91,7 @@ export function createOutboundHttpServer(state: ProxyState, fixed?: () => Runtim
 
 /** An explicit TCP upstream: each connection goes, whole, to one endpoint of the split's choice. */
 export function createOutboundTcpServer(state: ProxyState, virtualHost: () => RuntimeVirtualHost | undefined): net.Server {
-  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     const vh = virtualHost();
     const route = vh?.routes[vh.routes.length - 1];
     const cluster = route && pickCluster(route);
