@@ -3,17 +3,16 @@
 // plaintext (PERMISSIVE), takes the caller's identity from its SPIFFE ID,
 // authorises, then forwards to the app on loopback.
 
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { InboundListener } from '../compiler/snapshot.js';
 import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import { compileAuthorizer, type Authorizer } from './authz.js';
 import { TLS_OPTIONS } from './credentials.js';
-import { endToEndHeaders, forward, localReply } from './forward.js';
+import type { RequestHead } from './h1/head.js';
+import { serveH1, type Decision } from './h1/server.js';
 import { pathOf } from './http-match.js';
-import { applyServerLimits, LIMITS } from './limits.js';
+import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
 import type { ProxyState } from './state.js';
 
@@ -49,7 +48,6 @@ function peerIdentity(socket: net.Socket): string | undefined {
   return id ?? undefined;
 }
 
-const appAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, timeout: 4000, scheduling: 'lifo' });
 const DROP_FROM_PEER = new Set(['x-trellis-peer-identity']);
 
 export interface InboundServer {
@@ -63,39 +61,40 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   let config = initial;
   const serverTls = { ...tlsOptions, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true };
 
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const source = peerIdentity(req.socket);
+  const onRequest = (socket: net.Socket, req: RequestHead): Decision => {
+    const source = peerIdentity(socket);
     const { listener, authorizer } = config;
-    const path = pathOf(req.url ?? '/');
-    const transport = req.socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
+    const path = pathOf(req.target);
+    const transport = socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
     const decision = authorizer.http(source, listener.appPort, req, path);
     const done = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
     if (!decision.allowed) {
       state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
-      localReply(
-        res,
-        403,
-        `RBAC: access denied\nsource: ${source ?? '(no mesh identity)'}\ndestination: ${config.destination}\nreason: ${decision.reason}\n`,
-        { 'x-trellis-denied': 'rbac' },
-      );
-      done(403);
-      return;
+      return {
+        kind: 'reply',
+        status: 403,
+        body: `RBAC: access denied\nsource: ${source ?? '(no mesh identity)'}\ndestination: ${config.destination}\nreason: ${decision.reason}\n`,
+        headers: [['x-trellis-denied', 'rbac']],
+        done,
+      };
     }
-    const headers = endToEndHeaders(req.rawHeaders, DROP_FROM_PEER);
-    if (source) headers.push('x-trellis-peer-identity', source);
-    forward(req, res, {
-      target: { agent: appAgent, host: '127.0.0.1', port: listener.appPort },
-      secure: false,
-      path: req.url ?? '/',
-      headers,
+    return {
+      kind: 'forward',
+      pool: state.appPool,
+      key: `app:${listener.appPort}`,
+      connect: () => net.connect({ host: '127.0.0.1', port: listener.appPort }),
+      path: req.target,
+      drop: DROP_FROM_PEER,
+      add: source ? ['x-trellis-peer-identity', source] : undefined,
       responseTimeoutMs: LIMITS.upstreamResponseTimeoutMs,
       done,
       fail: (kind, err) => ({
         status: kind === 'timeout' ? 504 : 503,
-        body: `trellis: the local app on port ${listener.appPort} did not answer: ${err.message}\n`,
+        body: `trellis: the local app on port ${listener.appPort} did not answer: ${err.message}`,
       }),
-    });
+    };
   };
+  const serveHttp = (socket: net.Socket) => serveH1(socket, (req) => onRequest(socket, req), LIMITS);
 
   const onTcp = (socket: net.Socket) => {
     const source = peerIdentity(socket);
@@ -111,15 +110,13 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   };
 
   const http1 = initial.listener.protocol === 'http';
-  const tlsServer: tls.Server = http1
-    ? https.createServer({ ...serverTls, maxHeaderSize: LIMITS.maxHeaderBytes }, onRequest)
-    : tls.createServer({ ...serverTls, allowHalfOpen: true }, onTcp);
-  if (http1) applyServerLimits(tlsServer as https.Server);
+  const tlsServer = tls.createServer(
+    { ...serverTls, allowHalfOpen: !http1, handshakeTimeout: LIMITS.headersTimeoutMs },
+    http1 ? serveHttp : onTcp,
+  );
   tlsServer.on('tlsClientError', () => {
     state.metrics.denied.inc({ source: 'unauthenticated', reason: 'tls_handshake' });
   });
-  const plain: http.Server | undefined = http1 ? http.createServer({ maxHeaderSize: LIMITS.maxHeaderBytes }, onRequest) : undefined;
-  if (plain) applyServerLimits(plain);
 
   // One port for both: the first byte tells a TLS ClientHello (0x16) from plaintext.
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
@@ -131,8 +128,10 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
       socket.unshift(first);
       if (first[0] === 0x16) return tlsServer.emit('connection', socket);
       if (config.mtlsMode === 'PERMISSIVE') {
-        if (plain) return plain.emit('connection', socket);
-        return onTcp(socket);
+        if (http1) serveHttp(socket);
+        else onTcp(socket);
+        socket.resume();
+        return;
       }
       state.metrics.denied.inc({ source: 'unauthenticated', reason: 'plaintext' });
       socket.destroy();

@@ -4,11 +4,11 @@
 // Service port (HTTP with the same routing, TCP passed through).
 // Stack: virtual host → route → split (cluster) → endpoint → mTLS pool.
 
-import http from 'node:http';
 import net from 'node:net';
-import { endToEndHeaders, forward, localReply } from './forward.js';
 import { pathOf } from './http-match.js';
-import { applyServerLimits, LIMITS } from './limits.js';
+import type { RequestHead } from './h1/head.js';
+import { serveH1, type Decision } from './h1/server.js';
+import { LIMITS } from './limits.js';
 import { pickCluster, pickEndpoint, selectRoute, type RuntimeVirtualHost } from './routing.js';
 import type { ProxyState } from './state.js';
 
@@ -21,71 +21,63 @@ export function splitAbsoluteUrl(url: string): [string, string] | undefined {
 
 const DROP_ON_OUTBOUND = new Set(['x-trellis-peer-identity']);
 
-export function handleOutboundHttp(
-  state: ProxyState,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  fixed: RuntimeVirtualHost | undefined,
-): void {
-  let host: string;
-  let path: string;
-  const abs = splitAbsoluteUrl(req.url ?? '/');
-  if (abs) [host, path] = abs;
-  else {
-    host = req.headers.host ?? '';
-    path = req.url ?? '/';
-  }
-  const vh = fixed ?? state.table.byDomain.get(host.toLowerCase());
-  if (!vh) {
-    state.metrics.localReplies.inc({ reason: 'no_route' });
-    localReply(res, 404, `trellis: no service in the mesh answers to "${host}"; use <service>.<namespace>:<port>`);
-    return;
-  }
-  const route = selectRoute(vh, req, pathOf(path));
-  if (!route) {
-    state.metrics.localReplies.inc({ reason: 'no_route' });
-    localReply(res, 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${pathOf(path)}`);
-    return;
-  }
-  if (route.respond) {
-    state.metrics.localReplies.inc({ reason: 'route_response' });
-    localReply(res, route.respond.status, `trellis: ${route.respond.body}`);
-    return;
-  }
-  const cluster = pickCluster(route);
-  const ep = cluster && pickEndpoint(cluster);
-  const target = ep && state.pool.requestOptions(ep);
-  if (!cluster || !ep || !target) {
-    state.metrics.localReplies.inc({ reason: 'no_endpoint' });
-    localReply(res, 503, `trellis: no ready endpoint for ${cluster?.config.name ?? vh.config.name}`);
-    return;
-  }
-  const count = state.outboundCounter(vh.config.name, cluster.config.name);
-  forward(req, res, {
-    target,
-    secure: true,
-    path,
-    headers: endToEndHeaders(req.rawHeaders, DROP_ON_OUTBOUND),
-    responseTimeoutMs: LIMITS.upstreamResponseTimeoutMs,
-    done: count,
-    fail: (kind, err) => {
-      state.metrics.localReplies.inc({ reason: `upstream_${kind}` });
-      const status = kind === 'timeout' ? 504 : 503;
-      return { status, body: `trellis: upstream ${cluster.config.name} (${ep.instance}) failed: ${err.message}\n` };
-    },
-  });
+function reply(state: ProxyState, reason: string, status: number, body: string): Decision {
+  state.metrics.localReplies.inc({ reason });
+  return { kind: 'reply', status, body };
 }
 
-export function createOutboundHttpServer(state: ProxyState, fixed?: () => RuntimeVirtualHost | undefined): http.Server {
-  const server = http.createServer({ maxHeaderSize: LIMITS.maxHeaderBytes }, (req, res) => {
-    if (fixed) {
-      const vh = fixed();
-      if (!vh) return localReply(res, 503, 'trellis: this upstream port has no service behind it');
-      return handleOutboundHttp(state, req, res, vh);
-    }
-    handleOutboundHttp(state, req, res, undefined);
+export function outboundDecision(state: ProxyState, req: RequestHead, fixed: RuntimeVirtualHost | undefined): Decision {
+  let host: string;
+  let path: string;
+  const abs = splitAbsoluteUrl(req.target);
+  if (abs) [host, path] = abs;
+  else {
+    host = req.headers['host'] ?? '';
+    path = req.target;
+  }
+  const vh = fixed ?? state.table.byDomain.get(host.toLowerCase());
+  if (!vh) return reply(state, 'no_route', 404, `trellis: no service in the mesh answers to "${host}"; use <service>.<namespace>:<port>`);
+  const route = selectRoute(vh, req, pathOf(path));
+  if (!route) return reply(state, 'no_route', 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${pathOf(path)}`);
+  if (route.respond) return reply(state, 'route_response', route.respond.status, `trellis: ${route.respond.body}`);
+  const cluster = pickCluster(route);
+  const ep = cluster && pickEndpoint(cluster);
+  if (!cluster || !ep || !state.credentials.material) {
+    return reply(state, 'no_endpoint', 503, `trellis: no ready endpoint for ${cluster?.config.name ?? vh.config.name}`);
+  }
+  return {
+    kind: 'forward',
+    pool: state.meshPool,
+    key: `${ep.address}:${ep.port}`,
+    connect: () => state.pool.connect(ep)!,
+    path,
+    drop: DROP_ON_OUTBOUND,
+    responseTimeoutMs: LIMITS.upstreamResponseTimeoutMs,
+    done: state.outboundCounter(vh.config.name, cluster.config.name),
+    fail: (kind, err) => {
+      state.metrics.localReplies.inc({ reason: `upstream_${kind}` });
+      return {
+        status: kind === 'timeout' ? 504 : 503,
+        body: `trellis: upstream ${cluster.config.name} (${ep.instance}) failed: ${err.message}`,
+      };
+    },
+  };
+}
+
+export function createOutboundHttpServer(state: ProxyState, fixed?: () => RuntimeVirtualHost | undefined): net.Server {
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    serveH1(
+      socket,
+      (req) => {
+        if (!fixed) return outboundDecision(state, req, undefined);
+        const vh = fixed();
+        if (!vh) return reply(state, 'no_route', 503, 'trellis: this upstream port has no service behind it');
+        return outboundDecision(state, req, vh);
+      },
+      LIMITS,
+    );
   });
-  applyServerLimits(server);
+  server.maxConnections = LIMITS.maxConnections;
   return server;
 }
 

@@ -4,6 +4,7 @@
 
 import type { Snapshot } from '../compiler/snapshot.js';
 import type { Credentials } from './credentials.js';
+import { H1Pool } from './h1/pool.js';
 import type { Logger } from './log.js';
 import type { RoutingTable } from './routing.js';
 import type { ProxyMetrics } from './stats.js';
@@ -13,6 +14,10 @@ export class ProxyState {
   snapshot: Snapshot | undefined;
   table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map() };
   private readonly counters = new Map<string, (by?: number) => void>();
+  /** Keep-alive mTLS connections to other sidecars (idle ones close before the peer's 60 s timeout). */
+  readonly meshPool = new H1Pool(30_000);
+  /** Keep-alive connections to the local app (apps often time out idle connections after 5 s). */
+  readonly appPool = new H1Pool(4_000);
 
   constructor(
     readonly proxyId: string,
@@ -20,7 +25,10 @@ export class ProxyState {
     readonly pool: UpstreamPool,
     readonly metrics: ProxyMetrics,
     readonly log: Logger,
-  ) {}
+  ) {
+    // New connections use a rotated certificate; idle ones made with the old one go.
+    credentials.onChange(() => this.meshPool.drain());
+  }
 
   /** Returns the per-request completion callback that counts an outbound request by status. */
   outboundCounter(destination: string, cluster: string): (status: number) => void {

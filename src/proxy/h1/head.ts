@@ -1,0 +1,155 @@
+// HTTP/1.1 message heads, parsed in place from the bytes on the wire. The
+// proxy's hot path needs only the start line, the headers it routes and
+// authorises on, and the body framing; everything else is passed through.
+
+export const MAX_HEAD_BYTES = 64 * 1024;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** Body framing of a message. */
+export type Framing =
+  | { kind: 'none' }
+  | { kind: 'length'; length: number }
+  | { kind: 'chunked' }
+  /** Response body delimited by the connection closing. */
+  | { kind: 'close' };
+
+export interface MessageHead {
+  /** Raw header lines, [name, value, ...], as received. */
+  raw: string[];
+  /** Lower-case name → value (repeated headers joined with ", "). */
+  headers: Record<string, string>;
+  framing: Framing;
+  /** The peer asked to close after this message (Connection: close, or HTTP/1.0 without keep-alive). */
+  close: boolean;
+  /** HTTP/1.x minor version. */
+  minor: number;
+}
+
+export interface RequestHead extends MessageHead {
+  method: string;
+  /** Request target as sent (origin-form or absolute-form). */
+  target: string;
+}
+
+export interface ResponseHead extends MessageHead {
+  status: number;
+  reason: string;
+}
+
+export class HeadError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Index just past the head's blank line, or -1 when the head is not complete yet. */
+export function headEnd(buf: Buffer): number {
+  const i = buf.indexOf(CRLFCRLF);
+  if (i < 0) {
+    if (buf.length > MAX_HEAD_BYTES) throw new HeadError(431, 'request head too large');
+    return -1;
+  }
+  if (i + 4 > MAX_HEAD_BYTES) throw new HeadError(431, 'request head too large');
+  return i + 4;
+}
+
+function parseHeaderLines(lines: string[], from: number): { raw: string[]; headers: Record<string, string> } {
+  const raw: string[] = [];
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = from; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.length === 0) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new HeadError(400, 'malformed header line');
+    const name = line.slice(0, colon);
+    if (name.charCodeAt(name.length - 1) === 32 || name.charCodeAt(name.length - 1) === 9) {
+      throw new HeadError(400, 'whitespace before a header colon');
+    }
+    const value = line.slice(colon + 1).trim();
+    raw.push(name, value);
+    const lower = name.toLowerCase();
+    const prev = headers[lower];
+    headers[lower] = prev === undefined ? value : `${prev}, ${value}`;
+  }
+  return { raw, headers };
+}
+
+function tokenList(v: string | undefined): string[] {
+  return v === undefined ? [] : v.toLowerCase().split(',').map((t) => t.trim());
+}
+
+function bodyFraming(headers: Record<string, string>): Framing | undefined {
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    const codings = tokenList(te);
+    if (codings[codings.length - 1] !== 'chunked') throw new HeadError(400, 'unsupported transfer-encoding');
+    // Content-Length with Transfer-Encoding is a smuggling vector: refuse it.
+    if (headers['content-length'] !== undefined) throw new HeadError(400, 'both content-length and transfer-encoding');
+    return { kind: 'chunked' };
+  }
+  const cl = headers['content-length'];
+  if (cl !== undefined) {
+    if (!/^\d{1,15}$/.test(cl)) throw new HeadError(400, 'invalid content-length');
+    const length = Number(cl);
+    return length === 0 ? { kind: 'none' } : { kind: 'length', length };
+  }
+  return undefined;
+}
+
+function wantsClose(headers: Record<string, string>, minor: number): boolean {
+  const tokens = tokenList(headers['connection']);
+  if (tokens.includes('close')) return true;
+  return minor === 0 && !tokens.includes('keep-alive');
+}
+
+export function parseRequestHead(buf: Buffer, end: number): RequestHead {
+  const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
+  const start = lines[0]!;
+  const sp1 = start.indexOf(' ');
+  const sp2 = start.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 <= sp1) throw new HeadError(400, 'malformed request line');
+  const method = start.slice(0, sp1);
+  const target = start.slice(sp1 + 1, sp2);
+  const version = start.slice(sp2 + 1);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(505, 'only HTTP/1.x is served here');
+  const minor = version === 'HTTP/1.1' ? 1 : 0;
+  const { raw, headers } = parseHeaderLines(lines, 1);
+  if (headers['upgrade'] !== undefined || method === 'CONNECT') throw new HeadError(501, 'upgrades and CONNECT are not supported');
+  return { method, target, minor, raw, headers, framing: bodyFraming(headers) ?? { kind: 'none' }, close: wantsClose(headers, minor) };
+}
+
+export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead {
+  const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
+  const start = lines[0]!;
+  if (!start.startsWith('HTTP/1.')) throw new HeadError(502, 'malformed status line');
+  const minor = start.charCodeAt(7) === 49 ? 1 : 0;
+  const status = Number(start.slice(9, 12));
+  if (!(status >= 100 && status <= 999)) throw new HeadError(502, 'malformed status code');
+  const reason = start.slice(13);
+  const { raw, headers } = parseHeaderLines(lines, 1);
+  let framing: Framing;
+  if (requestMethod === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = { kind: 'none' };
+  else framing = bodyFraming(headers) ?? { kind: 'close' };
+  const close = wantsClose(headers, minor) || framing.kind === 'close';
+  return { status, reason, minor, raw, headers, framing, close };
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
+
+/**
+ * Serialises a head for the next hop: hop-by-hop headers (and those the
+ * Connection header names) dropped, `drop` names dropped, `add` appended.
+ * Transfer-Encoding stays: the body is passed through with its framing.
+ */
+export function serializeHead(startLine: string, raw: string[], headers: Record<string, string>, drop?: ReadonlySet<string>, add?: string[]): string {
+  const named = headers['connection'] === undefined ? undefined : new Set(tokenList(headers['connection']));
+  let out = startLine + '\r\n';
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
+    out += raw[i] + ': ' + raw[i + 1] + '\r\n';
+  }
+  if (add) for (let i = 0; i < add.length; i += 2) out += add[i] + ': ' + add[i + 1] + '\r\n';
+  return out + '\r\n';
+}

@@ -1,0 +1,310 @@
+// The sidecar's HTTP/1.1 hot path on raw sockets: reads a request head, asks
+// the listener's handler what to do, and either answers locally or streams the
+// request to a pooled upstream connection and the response back, bytes as
+// they come, with the framing tracked so keep-alive works on both sides.
+// No IncomingMessage/ServerResponse/ClientRequest objects (bench/NOTES.md).
+
+import type net from 'node:net';
+import { BodyTracker } from './body.js';
+import { HeadError, headEnd, parseRequestHead, parseResponseHead, serializeHead, type RequestHead } from './head.js';
+import type { H1Pool, UpstreamConnection } from './pool.js';
+
+export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity';
+
+export type Decision =
+  | { kind: 'reply'; status: number; body: string; headers?: [string, string][]; done?: (status: number) => void }
+  | {
+      kind: 'forward';
+      pool: H1Pool;
+      /** Pool key: one per endpoint (and credentials). */
+      key: string;
+      connect: () => net.Socket;
+      /** Path for the upstream request line (origin-form). */
+      path: string;
+      /** Request headers to drop / add on the way. */
+      drop?: ReadonlySet<string>;
+      add?: string[];
+      responseTimeoutMs: number;
+      fail: (kind: FailureKind, err: Error) => { status: number; body: string };
+      /** Called once with the status sent to the client (0 if the exchange broke). */
+      done: (status: number) => void;
+    };
+
+export interface H1Limits {
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
+};
+
+export function localResponse(status: number, body: string, headers: [string, string][] = [], close = false): string {
+  const text = body.endsWith('\n') ? body : body + '\n';
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`;
+  for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
+  if (close) head += 'connection: close\r\n';
+  return head + '\r\n' + text;
+}
+
+function failureKind(err: NodeJS.ErrnoException): FailureKind {
+  if (err.code === 'TRELLIS_E_TIMEOUT') return 'timeout';
+  if (err.code === 'TRELLIS_E_PEER_IDENTITY') return 'identity';
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return 'reset';
+  return 'connect';
+}
+
+/** Serves HTTP/1.1 on an accepted (plain or TLS) socket until it closes. */
+export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decision, limits: H1Limits): void {
+  client.setNoDelay(true);
+  let pending: Buffer | undefined;
+  let busy = false;
+  let closed = false;
+
+  const idle = () => client.setTimeout(limits.keepAliveTimeoutMs, () => client.destroy());
+  const headTimer = () => client.setTimeout(limits.headersTimeoutMs, () => {
+    if (!closed) client.end(localResponse(408, 'trellis: request head not received in time', [], true));
+  });
+  idle();
+
+  const onClientData = (chunk: Buffer) => {
+    pending = pending ? Buffer.concat([pending, chunk]) : chunk;
+    if (!busy) next();
+    else if (pending.length > 1024 * 1024) client.pause(); // a pipelining client waits
+  };
+  let bodySink: ((chunk: Buffer) => void) | undefined;
+  client.on('data', (chunk: Buffer) => (bodySink ? bodySink(chunk) : onClientData(chunk)));
+  client.on('error', () => client.destroy());
+  client.on('close', () => {
+    closed = true;
+    abortExchange?.();
+  });
+  let abortExchange: (() => void) | undefined;
+
+  function next(): void {
+    if (closed || !pending || pending.length === 0) return;
+    let end: number;
+    let req: RequestHead;
+    try {
+      end = headEnd(pending);
+      if (end < 0) {
+        headTimer();
+        return;
+      }
+      req = parseRequestHead(pending, end);
+    } catch (err) {
+      const status = err instanceof HeadError ? err.status : 400;
+      client.end(localResponse(status, `trellis: ${(err as Error).message}`, [], true));
+      return;
+    }
+    client.setTimeout(0);
+    const rest = pending.subarray(end);
+    pending = undefined;
+    busy = true;
+    const decision = handle(req);
+    if (decision.kind === 'reply') {
+      // Discard a request body we will not read: close instead of resynchronising.
+      const close = req.close || req.framing.kind !== 'none';
+      client.write(localResponse(decision.status, decision.body, decision.headers, close));
+      decision.done?.(decision.status);
+      finish(close, rest);
+      return;
+    }
+    forward(req, decision, rest, false);
+  }
+
+  function finish(close: boolean, leftover: Buffer | undefined): void {
+    busy = false;
+    bodySink = undefined;
+    abortExchange = undefined;
+    if (close) {
+      client.end();
+      return;
+    }
+    client.resume();
+    if (leftover && leftover.length > 0) pending = pending ? Buffer.concat([leftover, pending]) : leftover;
+    idle();
+    next();
+  }
+
+  function forward(req: RequestHead, d: Extract<Decision, { kind: 'forward' }>, rest: Buffer, retried: boolean): void {
+    let up: UpstreamConnection;
+    try {
+      up = d.pool.acquire(d.key, d.connect);
+    } catch (err) {
+      return fail(err as Error);
+    }
+    const reqBody = new BodyTracker(req.framing);
+    let extra: Buffer | undefined; // bytes after this request's body (a pipelined next request)
+    let responded = false;
+    let sentBodyBytes = false;
+    let resHeadBuf: Buffer | undefined;
+    let resBody: BodyTracker | undefined;
+    let responseClose = false;
+    let status = 0;
+    let settled = false;
+
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error('upstream response timeout'), { code: 'TRELLIS_E_TIMEOUT' });
+      up.handlers = undefined;
+      up.socket.destroy();
+      onUpstreamGone(err);
+    }, d.responseTimeoutMs);
+
+    function fail(err: Error): void {
+      const reply = d.fail(failureKind(err as NodeJS.ErrnoException), err);
+      const close = true;
+      if (!closed) client.end(localResponse(reply.status, reply.body, [], close));
+      d.done(reply.status);
+      busy = false;
+      bodySink = undefined;
+    }
+
+    function onUpstreamGone(err?: Error): void {
+      clearTimeout(timer);
+      if (settled) return;
+      if (!responded) {
+        // A reused idle connection the peer closed as we wrote: nothing reached the app.
+        if (up.reused && !retried && !sentBodyBytes && req.framing.kind === 'none' && status === 0) {
+          forward(req, d, rest, true);
+          return;
+        }
+        settled = true;
+        return fail(err ?? Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' }));
+      }
+      settled = true;
+      // Mid-response: a body delimited by close ends here; anything else is truncated.
+      if (resBody?.kind === 'close') {
+        d.done(status);
+        client.end();
+      } else {
+        d.done(0);
+        client.destroy();
+      }
+    }
+
+    let upDrainWait = false;
+    const writeUp = (b: Buffer) => {
+      if (!up.socket.write(b) && !upDrainWait) {
+        upDrainWait = true;
+        client.pause();
+        up.socket.once('drain', () => {
+          upDrainWait = false;
+          client.resume();
+        });
+      }
+    };
+    const feedRequestBody = (chunk: Buffer) => {
+      if (reqBody.done) {
+        extra = extra ? Buffer.concat([extra, chunk]) : chunk;
+        client.pause();
+        return;
+      }
+      const n = reqBody.consume(chunk, 0);
+      if (n > 0) {
+        sentBodyBytes = true;
+        writeUp(n === chunk.length ? chunk : chunk.subarray(0, n));
+      }
+      if (n < chunk.length) {
+        extra = chunk.subarray(n);
+        client.pause();
+      }
+    };
+
+    up.handlers = {
+      gone: onUpstreamGone,
+      data(chunk: Buffer) {
+        if (settled) return;
+        if (!resBody) {
+          resHeadBuf = resHeadBuf ? Buffer.concat([resHeadBuf, chunk]) : chunk;
+          for (;;) {
+            let end: number;
+            try {
+              end = headEnd(resHeadBuf);
+            } catch (err) {
+              up.socket.destroy();
+              return;
+            }
+            if (end < 0) return;
+            let head;
+            try {
+              head = parseResponseHead(resHeadBuf, end, req.method);
+            } catch {
+              up.socket.destroy();
+              return;
+            }
+            clearTimeout(timer);
+            responded = true;
+            status = head.status;
+            const start = `HTTP/1.1 ${head.status} ${head.reason}`;
+            const after = resHeadBuf.subarray(end);
+            if (head.status >= 100 && head.status < 200) {
+              if (head.status !== 101) client.write(serializeHead(start, head.raw, head.headers));
+              resHeadBuf = after.length > 0 ? after : undefined;
+              responded = false;
+              if (!resHeadBuf) return;
+              continue;
+            }
+            responseClose = head.close;
+            const closeClient = req.close;
+            client.write(serializeHead(start, head.raw, head.headers, undefined, closeClient ? ['connection', 'close'] : undefined));
+            resBody = new BodyTracker(head.framing);
+            resHeadBuf = undefined;
+            if (after.length > 0) deliver(after);
+            else if (resBody.done) complete();
+            return;
+          }
+        }
+        deliver(chunk);
+      },
+    };
+
+    let clientDrainWait = false;
+    function deliver(chunk: Buffer): void {
+      const n = resBody!.consume(chunk, 0);
+      if (n > 0 && !client.write(n === chunk.length ? chunk : chunk.subarray(0, n)) && !clientDrainWait) {
+        clientDrainWait = true;
+        up.socket.pause();
+        client.once('drain', () => {
+          clientDrainWait = false;
+          up.socket.resume();
+        });
+      }
+      if (resBody!.done) complete();
+    }
+
+    function complete(): void {
+      if (settled) return;
+      if (!reqBody.done) {
+        // The upstream answered before the request body ended (e.g. an early 413): stop here.
+        settled = true;
+        d.done(status);
+        up.socket.destroy();
+        client.end();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      up.handlers = undefined;
+      if (responseClose) up.socket.destroy();
+      else d.pool.release(up);
+      d.done(status);
+      finish(req.close, extra);
+    }
+
+    abortExchange = () => {
+      clearTimeout(timer);
+      if (!settled) {
+        settled = true;
+        up.handlers = undefined;
+        up.socket.destroy();
+        d.done(0);
+      }
+    };
+
+    up.socket.write(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers, d.drop, d.add));
+    if (rest.length > 0) feedRequestBody(rest);
+    bodySink = reqBody.done ? (c) => feedRequestBody(c) : feedRequestBody;
+  }
+}
