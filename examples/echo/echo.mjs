@@ -10,6 +10,8 @@
 // Controls:
 //   ?delay=1s | 200ms | 1.5s | 300 (ms)  wait before answering (at most 60 s)
 //   ?status=503                          answer with that status (still the JSON)
+//   ?size=N                              answer N bytes, streamed with chunked encoding
+//   (the JSON also says how many request body bytes arrived: bodyBytes)
 //   X-Echo-Set-Header: Name:value,Other:v2   set those response headers
 //   /healthz                             200 "ok"
 // Env: PORT (default 8080), TRELLIS_NAMESPACE, TRELLIS_INSTANCE_NAME (pod),
@@ -63,17 +65,37 @@ const server = http.createServer((req, res) => {
   };
   const status = Number.parseInt(url.searchParams.get('status') ?? '', 10);
   const delay = url.searchParams.has('delay') ? parseDuration(url.searchParams.get('delay')) : 0;
+  const size = Number.parseInt(url.searchParams.get('size') ?? '', 10);
   const reply = () => {
     if (res.destroyed) return;
+    if (size >= 0) {
+      // ?size=N: N bytes of 'x', streamed with chunked encoding (no content-length).
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const piece = Buffer.alloc(64 * 1024, 'x');
+      let left = size;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, piece.length);
+          left -= n;
+          if (!res.write(n === piece.length ? piece : piece.subarray(0, n))) return res.once('drain', pump);
+        }
+        res.end();
+      };
+      return pump();
+    }
+    answer.bodyBytes = bodyBytes;
     const body = JSON.stringify(answer) + '\n';
     const out = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     for (const [name, value] of parseSetHeaders(req.headers['x-echo-set-header'] ?? '')) out[name] = value;
     res.writeHead(status >= 200 && status <= 599 ? status : 200, out);
     res.end(req.method === 'HEAD' ? undefined : body);
   };
-  req.resume(); // drain any request body
-  if (delay > 0) setTimeout(reply, Math.min(delay, 60_000));
-  else reply();
+  let bodyBytes = 0;
+  req.on('data', (c) => (bodyBytes += c.length));
+  req.on('end', () => {
+    if (delay > 0) setTimeout(reply, Math.min(delay, 60_000));
+    else reply();
+  });
 });
 
 server.on('error', (err) => {

@@ -2,10 +2,15 @@
 // and the snapshot it runs, as Envoy's admin interface offers them.
 
 import http from 'node:http';
-import { localReply } from './forward.js';
 import { applyServerLimits } from './limits.js';
 import type { ProxyState } from './state.js';
 import type { XdsState } from './xds-client.js';
+
+function localReply(res: http.ServerResponse, status: number, body: string): void {
+  const text = body + '\n';
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
 
 export function createAdminServer(state: ProxyState, xds: XdsState): http.Server {
   const server = http.createServer((req, res) => {

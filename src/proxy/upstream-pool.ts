@@ -1,18 +1,14 @@
 // Connections from this sidecar to other sidecars: mutual TLS with the
 // current workload certificate, and a check that the peer presents exactly
-// the identity the control plane said the endpoint has. HTTP requests reuse
-// keep-alive connections; TLS sessions are resumed. On certificate rotation a
-// new agent takes over; the old one's idle sockets close.
+// the identity the control plane said the endpoint has. HTTP reuses them
+// through the engine's keep-alive pool (h1/pool.ts), which drops idle ones
+// when the certificate rotates.
 
-import https from 'node:https';
 import tls from 'node:tls';
 import type { EndpointConfig } from '../compiler/snapshot.js';
 import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import type { Credentials, TlsMaterial } from './credentials.js';
 import { TLS_OPTIONS } from './credentials.js';
-
-/** Idle upstream connections close before the peer's keep-alive timeout (60 s) would. */
-const IDLE_SOCKET_MS = 30_000;
 
 export function verifyPeerIdentity(expected: string) {
   return (_host: string, cert: tls.PeerCertificate): Error | undefined => {
@@ -24,30 +20,14 @@ export function verifyPeerIdentity(expected: string) {
   };
 }
 
+/** Opens mTLS connections to other sidecars with the current workload certificate. */
 export class UpstreamPool {
-  private agent: https.Agent | undefined;
   private material: TlsMaterial | undefined;
   private readonly identityCheckers = new Map<string, ReturnType<typeof verifyPeerIdentity>>();
 
   constructor(credentials: Credentials) {
-    credentials.onChange((m) => this.rotate(m));
-    if (credentials.material) this.rotate(credentials.material);
-  }
-
-  private rotate(m: TlsMaterial): void {
-    const old = this.agent;
-    this.material = m;
-    this.agent = new https.Agent({
-      keepAlive: true,
-      maxSockets: Infinity,
-      maxFreeSockets: 256,
-      timeout: IDLE_SOCKET_MS,
-      scheduling: 'lifo',
-      maxCachedSessions: 1000,
-    });
-    // Requests in flight on the old agent finish; its idle connections go now.
-    if (old) setTimeout(() => old.destroy(), IDLE_SOCKET_MS).unref();
-    if (old) for (const list of Object.values(old.freeSockets)) for (const s of list ?? []) s.destroy();
+    credentials.onChange((m) => (this.material = m));
+    this.material = credentials.material;
   }
 
   private checker(identity: string) {
@@ -59,30 +39,19 @@ export class UpstreamPool {
     return c;
   }
 
-  /** Options for https.request to an endpoint; undefined until the proxy has a certificate. */
-  requestOptions(ep: EndpointConfig): https.RequestOptions | undefined {
-    if (!this.agent || !this.material) return undefined;
-    return {
-      agent: this.agent,
-      host: ep.address,
-      port: ep.port,
-      secureContext: this.material.context,
-      servername: '',
-      checkServerIdentity: this.checker(ep.identity),
-      ...TLS_OPTIONS,
-    } as https.RequestOptions;
-  }
-
-  /** A raw mTLS connection to an endpoint, for TCP traffic. */
+  /** A new mTLS connection to an endpoint; the peer must present the endpoint's identity. */
   connect(ep: EndpointConfig): tls.TLSSocket | undefined {
     if (!this.material) return undefined;
-    return tls.connect({
+    const socket = tls.connect({
       host: ep.address,
       port: ep.port,
       secureContext: this.material.context,
       checkServerIdentity: this.checker(ep.identity),
       allowHalfOpen: true,
+      noDelay: true,
       ...TLS_OPTIONS,
     } as tls.ConnectionOptions);
+    socket.once('secureConnect', () => socket.setNoDelay(true));
+    return socket;
   }
 }

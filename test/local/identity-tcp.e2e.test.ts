@@ -159,6 +159,36 @@ describe('short-lived certificates and TCP services', { timeout: 120_000 }, () =
     assert.deepEqual([...pods].sort(), ['echo-0', 'echo-1']);
   });
 
+  it('streams bodies both ways through both sidecars: content-length, chunked, 1 MiB, HEAD, keep-alive', async () => {
+    const client = await mesh.instance('demo', 'client-0');
+    const port = client.spec.upstreams.find((u) => u.service === 'echo')!.localPort;
+    const base = `http://127.0.0.1:${port}`;
+    const big = Buffer.alloc(1024 * 1024, 7);
+    const posted = (await (await fetch(`${base}/upload`, { method: 'POST', body: big })).json()) as { bodyBytes: number; method: string };
+    assert.equal(posted.bodyBytes, big.length);
+    assert.equal(posted.method, 'POST');
+    // A streamed (chunked) request body.
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new Uint8Array(1000).fill(i));
+        c.close();
+      },
+    });
+    const chunked = (await (
+      await fetch(`${base}/chunked`, { method: 'PUT', body: stream, duplex: 'half' } as RequestInit)
+    ).json()) as { bodyBytes: number; headers: Record<string, string> };
+    assert.equal(chunked.bodyBytes, 10_000);
+    assert.equal(chunked.headers['transfer-encoding'], 'chunked');
+    // A chunked response of 3 MiB.
+    const down = await fetch(`${base}/download?size=${3 * 1024 * 1024}`);
+    assert.equal((await down.arrayBuffer()).byteLength, 3 * 1024 * 1024);
+    const head = await fetch(`${base}/x`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    // Many requests on kept-alive connections, interleaved with the above.
+    for (let i = 0; i < 50; i++) assert.equal((await fetch(`${base}/k${i}`)).status, 200);
+  });
+
   it('passes TCP through an explicit upstream port, half-close included', async () => {
     const client = await mesh.instance('demo', 'client-0');
     const port = client.spec.upstreams.find((u) => u.service === 'tcp-echo')!.localPort;

@@ -48,6 +48,10 @@ export function localResponse(status: number, body: string, headers: [string, st
   return head + '\r\n' + text;
 }
 
+function uncork(s: net.Socket): void {
+  s.uncork();
+}
+
 function failureKind(err: NodeJS.ErrnoException): FailureKind {
   if (err.code === 'TRELLIS_E_TIMEOUT') return 'timeout';
   if (err.code === 'TRELLIS_E_PEER_IDENTITY') return 'identity';
@@ -248,11 +252,14 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
             }
             responseClose = head.close;
             const closeClient = req.close;
+            // Head and the body bytes that came with it leave in one write (one TLS record, one segment).
+            client.cork();
             client.write(serializeHead(start, head.raw, head.headers, undefined, closeClient ? ['connection', 'close'] : undefined));
             resBody = new BodyTracker(head.framing);
             resHeadBuf = undefined;
             if (after.length > 0) deliver(after);
             else if (resBody.done) complete();
+            process.nextTick(uncork, client);
             return;
           }
         }
@@ -303,8 +310,10 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       }
     };
 
+    up.socket.cork();
     up.socket.write(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers, d.drop, d.add));
     if (rest.length > 0) feedRequestBody(rest);
+    process.nextTick(uncork, up.socket);
     bodySink = reqBody.done ? (c) => feedRequestBody(c) : feedRequestBody;
   }
 }

@@ -1,0 +1,87 @@
+// HTTP/1.1 heads as the sidecar's engine reads and rewrites them.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HeadError, headEnd, parseRequestHead, parseResponseHead, serializeHead } from '../../../src/proxy/h1/head.js';
+
+const req = (text: string) => {
+  const buf = Buffer.from(text, 'latin1');
+  return parseRequestHead(buf, headEnd(buf));
+};
+const res = (text: string, method = 'GET') => {
+  const buf = Buffer.from(text, 'latin1');
+  return parseResponseHead(buf, headEnd(buf), method);
+};
+
+describe('request heads', () => {
+  it('waits for the blank line, then parses method, target, headers and framing', () => {
+    assert.equal(headEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n')), -1);
+    const r = req('POST http://web.shop:80/x?y=1 HTTP/1.1\r\nHost: web.shop:80\r\nContent-Length: 5\r\nX-A: 1\r\nx-a: 2\r\n\r\n');
+    assert.equal(r.method, 'POST');
+    assert.equal(r.target, 'http://web.shop:80/x?y=1');
+    assert.equal(r.headers['host'], 'web.shop:80');
+    assert.equal(r.headers['x-a'], '1, 2');
+    assert.deepEqual(r.framing, { kind: 'length', length: 5 });
+    assert.equal(r.close, false);
+  });
+
+  it('treats HTTP/1.0 without keep-alive, and Connection: close, as closing', () => {
+    assert.equal(req('GET / HTTP/1.0\r\n\r\n').close, true);
+    assert.equal(req('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n').close, false);
+    assert.equal(req('GET / HTTP/1.1\r\nConnection: Close\r\n\r\n').close, true);
+  });
+
+  it('refuses smuggling shapes and what it does not serve, with the right status', () => {
+    const status = (text: string) => {
+      try {
+        req(text);
+        return 0;
+      } catch (err) {
+        return (err as HeadError).status;
+      }
+    };
+    assert.equal(status('POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'), 400);
+    assert.equal(status('POST / HTTP/1.1\r\nContent-Length: 3x\r\n\r\n'), 400);
+    assert.equal(status('POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'), 400);
+    assert.equal(status('GET / HTTP/1.1\r\nHost : a\r\n\r\n'), 400);
+    assert.equal(status('GET / HTTP/2.0\r\n\r\n'), 505);
+    assert.equal(status('GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n'), 501);
+    assert.throws(() => headEnd(Buffer.alloc(70 * 1024, 'a')), (e: HeadError) => e.status === 431);
+  });
+});
+
+describe('response heads', () => {
+  it('knows which responses have no body and which end with the connection', () => {
+    assert.deepEqual(res('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', 'HEAD').framing, { kind: 'none' });
+    assert.deepEqual(res('HTTP/1.1 204 No Content\r\n\r\n').framing, { kind: 'none' });
+    assert.deepEqual(res('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n').framing, { kind: 'none' });
+    assert.deepEqual(res('HTTP/1.1 100 Continue\r\n\r\n').framing, { kind: 'none' });
+    const eof = res('HTTP/1.1 200 OK\r\n\r\n');
+    assert.deepEqual(eof.framing, { kind: 'close' });
+    assert.equal(eof.close, true);
+    const chunked = res('HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n');
+    assert.equal(chunked.status, 201);
+    assert.equal(chunked.reason, 'Created');
+    assert.deepEqual(chunked.framing, { kind: 'chunked' });
+  });
+});
+
+describe('serialising a head for the next hop', () => {
+  it('drops hop-by-hop headers and those Connection names, keeps the framing and the rest in order', () => {
+    const r = req(
+      'GET / HTTP/1.1\r\nHost: web.shop:80\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: timeout=5\r\n' +
+        'Proxy-Connection: keep-alive\r\nTE: trailers\r\nX-Secret: 1\r\nTransfer-Encoding: chunked\r\nX-Request-Id: abc\r\n\r\n',
+    );
+    assert.equal(
+      serializeHead('GET / HTTP/1.1', r.raw, r.headers),
+      'GET / HTTP/1.1\r\nHost: web.shop:80\r\nTransfer-Encoding: chunked\r\nX-Request-Id: abc\r\n\r\n',
+    );
+  });
+
+  it('drops the names it is told to (a forged peer identity) and appends what it adds', () => {
+    const r = req('GET / HTTP/1.1\r\nX-Trellis-Peer-Identity: spiffe://forged\r\nx-ok: 1\r\n\r\n');
+    assert.equal(
+      serializeHead('GET / HTTP/1.1', r.raw, r.headers, new Set(['x-trellis-peer-identity']), ['x-trellis-peer-identity', 'spiffe://real']),
+      'GET / HTTP/1.1\r\nx-ok: 1\r\nx-trellis-peer-identity: spiffe://real\r\n\r\n',
+    );
+  });
+});
