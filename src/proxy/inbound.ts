@@ -120,9 +120,11 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
 
   // One port for both: the first byte tells a TLS ClientHello (0x16) from plaintext.
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    socket.setTimeout(LIMITS.headersTimeoutMs, () => socket.destroy());
+    const tooSlow = () => socket.destroy();
+    socket.setTimeout(LIMITS.headersTimeoutMs, tooSlow);
     socket.once('readable', () => {
       socket.setTimeout(0);
+      socket.off('timeout', tooSlow);
       const first = socket.read(1) as Buffer | null;
       if (!first) return socket.destroy();
       socket.unshift(first);

@@ -29,6 +29,8 @@ export class UpstreamConnection {
     socket.on('error', gone);
     socket.on('close', () => gone());
     socket.on('end', () => socket.end());
+    // Armed only while idle in the pool (one listener for the connection's life).
+    socket.on('timeout', () => socket.destroy());
   }
 }
 
@@ -61,7 +63,7 @@ export class H1Pool {
       this.idle.set(c.key, list);
     }
     list.push(c);
-    c.socket.setTimeout(this.idleTimeoutMs, () => c.socket.destroy());
+    c.socket.setTimeout(this.idleTimeoutMs);
   }
 
   /** Closes every idle connection (certificate rotation, shutdown). */

@@ -66,10 +66,22 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
   let busy = false;
   let closed = false;
 
-  const idle = () => client.setTimeout(limits.keepAliveTimeoutMs, () => client.destroy());
-  const headTimer = () => client.setTimeout(limits.headersTimeoutMs, () => {
-    if (!closed) client.end(localResponse(408, 'trellis: request head not received in time', [], true));
+  // One timeout listener for the connection's life: between requests the
+  // keep-alive timeout runs, while a head is arriving the headers timeout.
+  let waitingForHead = false;
+  client.on('timeout', () => {
+    if (closed) return;
+    if (waitingForHead) client.end(localResponse(408, 'trellis: request head not received in time', [], true));
+    else client.destroy();
   });
+  const idle = () => {
+    waitingForHead = false;
+    client.setTimeout(limits.keepAliveTimeoutMs);
+  };
+  const headTimer = () => {
+    waitingForHead = true;
+    client.setTimeout(limits.headersTimeoutMs);
+  };
   idle();
 
   const onClientData = (chunk: Buffer) => {
@@ -102,6 +114,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       client.end(localResponse(status, `trellis: ${(err as Error).message}`, [], true));
       return;
     }
+    waitingForHead = false;
     client.setTimeout(0);
     const rest = pending.subarray(end);
     pending = undefined;
