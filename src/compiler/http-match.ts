@@ -9,11 +9,16 @@ export function anchor(pattern: string): string {
   return `^(?:${pattern})$`;
 }
 
+/** Patterns that match every path: no regex needs to run for them. */
+const MATCH_ANY = new Set(['', '.*', '/.*', '^.*$', '.+', '/.+']);
+
 export function compileHttpMatch(group: HTTPRouteGroupResource, match: HTTPMatch): HttpMatchConfig {
   const methods = match.methods.map((m) => m.toUpperCase());
+  const path = match.pathRegex;
   return {
     name: `${group.metadata.namespace}/${group.metadata.name}/${match.name}`,
-    pathRegex: match.pathRegex === undefined || match.pathRegex === '' ? undefined : anchor(match.pathRegex),
+    // Paths always start with "/", so these forms select every request.
+    pathRegex: path === undefined || MATCH_ANY.has(path) ? undefined : anchor(path),
     methods: methods.includes('*') ? [] : methods,
     headers: Object.entries(match.headers)
       .map(([k, v]): [string, string] => [k.toLowerCase(), anchor(v)])

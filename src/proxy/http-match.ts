@@ -1,8 +1,16 @@
 // Request matching, compiled once per snapshot. Patterns run on RE2, a
 // linear-time engine, because they come from users.
 
-import RE2 from 're2';
+import { createRequire } from 'node:module';
 import type { HttpMatchConfig } from '../compiler/snapshot.js';
+
+type RE2Constructor = new (pattern: string) => { test(s: string): boolean };
+let re2: RE2Constructor | undefined;
+/** The RE2 addon is loaded on first use: a sidecar whose policies have no regex does not pay its memory. */
+function RE2(pattern: string) {
+  re2 ??= createRequire(import.meta.url)('re2') as RE2Constructor;
+  return new re2(pattern);
+}
 
 /** What a matcher needs from a request; IncomingMessage satisfies it. */
 export interface RequestHead {
@@ -13,9 +21,9 @@ export interface RequestHead {
 export type RequestMatcher = (req: RequestHead, path: string) => boolean;
 
 export function compileMatcher(m: HttpMatchConfig): RequestMatcher {
-  const path = m.pathRegex === undefined ? undefined : new RE2(m.pathRegex);
+  const path = m.pathRegex === undefined ? undefined : RE2(m.pathRegex);
   const methods = m.methods.length === 0 ? undefined : new Set(m.methods);
-  const headers = m.headers.map(([name, pattern]) => [name, new RE2(pattern)] as const);
+  const headers = m.headers.map(([name, pattern]) => [name, RE2(pattern)] as const);
   return (req, p) => {
     if (methods && !methods.has(req.method ?? '')) return false;
     if (path && !path.test(p)) return false;
