@@ -88,21 +88,20 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
     }
   }
 
-  const vhostsByNamespace = new Map<string, { list: VirtualHost[]; names: Set<string>; hash: string }>();
+  // Shared by every proxy (the bare short names are resolved by the proxy itself).
+  const vhostList = stable('vhosts', compileVirtualHosts(index, cat, splits, diagnostics, cache));
+  const vhostNames = new Set(vhostList.map((v) => v.name));
+  const vhostsHash = resourceHash(vhostList);
   const authzBySa = new Map<string, AuthzRule[]>();
   for (const inst of instances.values()) {
     const ns = inst.metadata.namespace;
-    if (!vhostsByNamespace.has(ns)) {
-      const list = stable(`vhosts|${ns}`, compileVirtualHosts(index, cat, splits, ns, diagnostics, cache));
-      vhostsByNamespace.set(ns, { list, names: new Set(list.map((v) => v.name)), hash: resourceHash(list) });
-    }
     const saKey = `${ns}/${inst.spec.serviceAccountName}`;
     if (!authzBySa.has(saKey)) {
       authzBySa.set(saKey, stable(`authz|${saKey}`, compileAuthzRules(index, td, targetsByDest.get(saKey) ?? [], diagnostics, cache)));
     }
     for (const u of inst.spec.upstreams) {
       const name = `${u.namespace}/${u.service}:${u.port}`;
-      if (!vhostsByNamespace.get(ns)!.names.has(name)) {
+      if (!vhostNames.has(name)) {
         diagnostics.warn(inst, `upstream ${name} is not a port of any Service: connections to local port ${u.localPort} are refused`);
       }
     }
@@ -140,14 +139,13 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
       httpPort: inst.spec.outboundPort,
       upstreams: inst.spec.upstreams.map((u) => ({ port: u.localPort, virtualHost: `${u.namespace}/${u.service}:${u.port}` })),
     }));
-    const vhosts = vhostsByNamespace.get(ns)!;
-    const version = hashOf(resourceHash(own) + vhosts.hash + clustersHash);
+    const version = hashOf(resourceHash(own) + vhostsHash + clustersHash);
     return {
       version,
       node: own.node,
       mesh,
       inbound: own.inbound,
-      outbound: { httpPort: own.httpPort, virtualHosts: vhosts.list, upstreams: own.upstreams },
+      outbound: { httpPort: own.httpPort, virtualHosts: vhostList, upstreams: own.upstreams },
       clusters,
     };
   };

@@ -62,14 +62,14 @@ function serviceClusters(svc: CatalogService, trustDomain: string): ClusterConfi
 }
 
 /**
- * Host header values that address a Service port from a client in
- * `clientNamespace`: `name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`,
- * and bare `name` from the same namespace, each with `:port`, and also
- * without it when the port is 80.
+ * Host header values that address a Service port from any client:
+ * `name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`, each with `:port`,
+ * and also without it when the port is 80. The bare `name` depends on the
+ * client's namespace (the Kubernetes DNS search path): the proxy adds it for
+ * services of its own namespace, so every proxy shares one compiled list.
  */
-export function serviceDomains(name: string, namespace: string, port: number, clientNamespace: string): string[] {
+export function serviceDomains(name: string, namespace: string, port: number): string[] {
   const hosts = [`${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`];
-  if (clientNamespace === namespace) hosts.unshift(name);
   const out = hosts.map((h) => `${h}:${port}`);
   if (port === 80) out.push(...hosts);
   return out;
@@ -102,7 +102,6 @@ export function compileVirtualHosts(
   index: ResourceIndex,
   catalog: Catalog,
   splits: Map<string, TrafficSplitResource>,
-  clientNamespace: string,
   diagnostics: Diagnostics,
   cache: CompileCache,
 ): VirtualHost[] {
@@ -110,15 +109,15 @@ export function compileVirtualHosts(
   for (const svc of sortedServices(catalog)) {
     const split = splits.get(`${svc.namespace}/${svc.name}`);
     // Everything a service's virtual hosts depend on, as the objects the store holds.
-    const inputs: unknown[] = [svc.resource, clientNamespace, split];
+    const inputs: unknown[] = [svc.resource, split];
     if (split) {
       const ns = split.metadata.namespace;
       for (const b of split.spec.backends) inputs.push(catalog.services.get(`${ns}/${b.service}`)?.resource);
       for (const m of split.spec.matches) inputs.push(m.kind === 'HTTPRouteGroup' ? index.get('HTTPRouteGroup', ns, m.name) : index.get('TCPRoute', ns, m.name));
     }
     out.push(
-      ...cache.memo(`vh|${clientNamespace}|${svc.namespace}/${svc.name}`, inputs, diagnostics, () =>
-        serviceVirtualHosts(index, catalog, svc, split, clientNamespace, diagnostics),
+      ...cache.memo(`vh|${svc.namespace}/${svc.name}`, inputs, diagnostics, () =>
+        serviceVirtualHosts(index, catalog, svc, split, diagnostics),
       ),
     );
   }
@@ -130,7 +129,6 @@ function serviceVirtualHosts(
   catalog: Catalog,
   svc: CatalogService,
   split: TrafficSplitResource | undefined,
-  clientNamespace: string,
   diagnostics: Diagnostics,
 ): VirtualHost[] {
   const out: VirtualHost[] = [];
@@ -147,7 +145,7 @@ function serviceVirtualHosts(
         namespace: svc.namespace,
         port: port.port,
         protocol,
-        domains: serviceDomains(svc.name, svc.namespace, port.port, clientNamespace),
+        domains: serviceDomains(svc.name, svc.namespace, port.port),
         routes,
       });
     }

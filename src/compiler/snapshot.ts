@@ -94,7 +94,11 @@ export interface VirtualHost {
   namespace: string;
   port: number;
   protocol: Protocol;
-  /** Host header values that select this virtual host (lower-case, with and without `:port`). */
+  /**
+   * Host header values that select this virtual host (lower-case, with and
+   * without `:port`), namespace-qualified. A proxy also accepts the bare
+   * `<service>[:port]` for virtual hosts of its own namespace.
+   */
   domains: string[];
   /** First match wins. TCP virtual hosts use only the last route's action (connection-level split). */
   routes: RouteConfig[];

@@ -61,6 +61,11 @@ export function buildRoutingTable(snapshot: Snapshot, previous?: RoutingTable): 
     const rvh: RuntimeVirtualHost = { config: vh, routes };
     byName.set(vh.name, rvh);
     for (const d of vh.domains) byDomain.set(d, rvh);
+    // The bare service name reaches services of the proxy's own namespace (the DNS search path).
+    if (vh.namespace === snapshot.node.namespace) {
+      byDomain.set(`${vh.service}:${vh.port}`, rvh);
+      if (vh.port === 80) byDomain.set(vh.service, rvh);
+    }
   }
   return { byDomain, byName, clusters };
 }

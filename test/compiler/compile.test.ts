@@ -164,20 +164,22 @@ spec: {matches: {ports: [${ports}]}}
 });
 
 describe('compiler: outbound domains, endpoints and ports', () => {
-  it('includes the bare service name only for clients in the same namespace', () => {
+  it('compiles namespace-qualified domains, the same for clients of every namespace', () => {
     const rs = [...shop(), instance({ namespace: 'other', workload: 'far', ports: [] })];
-    assert.ok(vhost(snap(rs), 'shop/web:80').domains.includes('web:80'));
-    const far = vhost(snap(rs, 'other/far-0'), 'shop/web:80').domains;
-    assert.ok(!far.includes('web:80') && !far.includes('web'));
-    assert.ok(far.includes('web.shop:80') && far.includes('web.shop.svc.cluster.local:80'));
+    const near = snap(rs);
+    const far = snap(rs, 'other/far-0');
+    assert.deepEqual(near.outbound.virtualHosts, far.outbound.virtualHosts, 'the same list for every client');
+    const domains = vhost(far, 'shop/web:80').domains;
+    assert.ok(!domains.includes('web:80') && !domains.includes('web'));
+    assert.ok(domains.includes('web.shop:80') && domains.includes('web.shop.svc.cluster.local:80'));
   });
 
   it('adds hosts without a port only for port 80', () => {
     const rs = shop(svc('shop', 'api', 'app: web', '{name: http, port: 8080, targetPort: web}'));
-    assert.deepEqual(vhost(snap(rs), 'shop/api:8080').domains, ['api:8080', 'api.shop:8080', 'api.shop.svc:8080', 'api.shop.svc.cluster.local:8080']);
+    assert.deepEqual(vhost(snap(rs), 'shop/api:8080').domains, ['api.shop:8080', 'api.shop.svc:8080', 'api.shop.svc.cluster.local:8080']);
     assert.deepEqual(vhost(snap(rs), 'shop/web:80').domains, [
-      'web:80', 'web.shop:80', 'web.shop.svc:80', 'web.shop.svc.cluster.local:80',
-      'web', 'web.shop', 'web.shop.svc', 'web.shop.svc.cluster.local',
+      'web.shop:80', 'web.shop.svc:80', 'web.shop.svc.cluster.local:80',
+      'web.shop', 'web.shop.svc', 'web.shop.svc.cluster.local',
     ]);
   });
 

@@ -117,3 +117,19 @@ describe('proxy routing table', () => {
     assert.equal(pickEndpoint(t.clusters.get('shop/web:80')!), undefined);
   });
 });
+
+describe('short service names', () => {
+  it('resolve to services of the proxy’s own namespace only', () => {
+    const base = snapshot([{ name: 'default', action: { kind: 'clusters', clusters: [{ cluster: 'shop/web:80', weight: 1 }] } }]);
+    const qualified = { ...base.outbound.virtualHosts[0]!, domains: ['web.shop:80', 'web.shop'] };
+    const mine = buildRoutingTable({ ...base, outbound: { ...base.outbound, virtualHosts: [qualified] } });
+    assert.ok(mine.byDomain.get('web:80') && mine.byDomain.get('web'));
+    const elsewhere = buildRoutingTable({
+      ...base,
+      node: { ...base.node, namespace: 'other' },
+      outbound: { ...base.outbound, virtualHosts: [qualified] },
+    });
+    assert.equal(elsewhere.byDomain.get('web:80'), undefined);
+    assert.ok(elsewhere.byDomain.get('web.shop:80'));
+  });
+});
