@@ -59,7 +59,10 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
   const index = new ResourceIndex(resources);
   const diagnostics = new Diagnostics();
   const meshConfig = resolveMeshConfig(index, diagnostics);
-  const cat = catalog ?? buildLocalCatalog(resources);
+  // The local catalog depends only on Services and WorkloadInstances: the same objects, the same catalog.
+  const cat =
+    catalog ??
+    cache.memo('catalog', [...index.list('Service'), ...index.list('WorkloadInstance')], diagnostics, () => buildLocalCatalog(resources));
   const td = meshConfig.trustDomain;
   const mesh: MeshSettings = cache.memo('mesh', [td, meshConfig.mtls.mode, meshConfig.access.mode], diagnostics, () => ({
     trustDomain: td,
@@ -77,16 +80,19 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
   for (const inst of index.list('WorkloadInstance')) instances.set(proxyIdOf(inst), inst);
 
   // Which Service ports land on each instance's app ports.
-  const targets = new Map<string, { service: string; appPort: number; protocol: 'http' | 'tcp' }[]>();
-  for (const svc of cat.services.values()) {
-    for (const sp of svc.ports) {
-      for (const e of sp.endpoints) {
-        const list = targets.get(e.instance) ?? [];
-        list.push({ service: `${svc.namespace}/${svc.name}:${sp.port.port}`, appPort: e.appPort, protocol: protocolOf(sp.port.appProtocol) });
-        targets.set(e.instance, list);
+  const targets = cache.memo('targets', [cat], diagnostics, () => {
+    const out = new Map<string, { service: string; appPort: number; protocol: 'http' | 'tcp' }[]>();
+    for (const svc of cat.services.values()) {
+      for (const sp of svc.ports) {
+        for (const e of sp.endpoints) {
+          const list = out.get(e.instance) ?? [];
+          list.push({ service: `${svc.namespace}/${svc.name}:${sp.port.port}`, appPort: e.appPort, protocol: protocolOf(sp.port.appProtocol) });
+          out.set(e.instance, list);
+        }
       }
     }
-  }
+    return out;
+  });
 
   // Shared by every proxy (the bare short names are resolved by the proxy itself).
   const vhostList = stable('vhosts', compileVirtualHosts(index, cat, splits, diagnostics, cache));
