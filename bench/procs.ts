@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import net from 'node:net';
+import { killGroup } from '../src/local/process.js';
 
 export interface Proc {
   name: string;
@@ -71,18 +72,6 @@ export function startProcess(name: string, command: string, args: string[], opts
   return proc;
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  if (pid <= 0) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 export function trackPid(pid: number): void {
   if (pid > 0) extraPids.add(pid);
@@ -117,23 +106,7 @@ export function isAlive(pid: number): boolean {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Free loopback ports (bound together so they are distinct). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve());
-      });
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-}
+export { freePorts } from '../src/local/ports.js';
 
 export function canConnect(port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
