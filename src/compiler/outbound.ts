@@ -37,26 +37,24 @@ export function compileClusters(catalog: Catalog, trustDomain: string, diagnosti
 
 function serviceClusters(svc: CatalogService, trustDomain: string): ClusterConfig[] {
   const out: ClusterConfig[] = [];
-  {
-    for (const { port, endpoints } of svc.ports) {
-      out.push({
-        name: clusterName(svc.namespace, svc.name, port.port),
-        service: svc.name,
-        namespace: svc.namespace,
-        port: port.port,
-        protocol: protocolOf(port.appProtocol),
-        endpoints: endpoints
-          .filter((e) => e.ready)
-          .map((e) => ({
-            address: e.address,
-            port: e.port,
-            identity: spiffeId(trustDomain, e.namespace, e.serviceAccount),
-            ...(e.zone ? { zone: e.zone } : {}),
-            instance: e.instance,
-          }))
-          .sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0)),
-      });
-    }
+  for (const { port, endpoints } of svc.ports) {
+    out.push({
+      name: clusterName(svc.namespace, svc.name, port.port),
+      service: svc.name,
+      namespace: svc.namespace,
+      port: port.port,
+      protocol: protocolOf(port.appProtocol),
+      endpoints: endpoints
+        .filter((e) => e.ready)
+        .map((e) => ({
+          address: e.address,
+          port: e.port,
+          identity: spiffeId(trustDomain, e.namespace, e.serviceAccount),
+          ...(e.zone ? { zone: e.zone } : {}),
+          instance: e.instance,
+        }))
+        .sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0)),
+    });
   }
   return out;
 }
@@ -132,23 +130,21 @@ function serviceVirtualHosts(
   diagnostics: Diagnostics,
 ): VirtualHost[] {
   const out: VirtualHost[] = [];
-  {
-    for (const { port } of svc.ports) {
-      const protocol = protocolOf(port.appProtocol);
-      const own = clusterName(svc.namespace, svc.name, port.port);
-      const routes: RouteConfig[] = split
-        ? splitRoutes(index, catalog, split, port.port, protocol, own, diagnostics)
-        : [{ name: 'default', action: { kind: 'clusters', clusters: [{ cluster: own, weight: 1 }] } }];
-      out.push({
-        name: own,
-        service: svc.name,
-        namespace: svc.namespace,
-        port: port.port,
-        protocol,
-        domains: serviceDomains(svc.name, svc.namespace, port.port),
-        routes,
-      });
-    }
+  for (const { port } of svc.ports) {
+    const protocol = protocolOf(port.appProtocol);
+    const own = clusterName(svc.namespace, svc.name, port.port);
+    const routes: RouteConfig[] = split
+      ? splitRoutes(index, catalog, split, port.port, protocol, own, diagnostics)
+      : [{ name: 'default', action: { kind: 'clusters', clusters: [{ cluster: own, weight: 1 }] } }];
+    out.push({
+      name: own,
+      service: svc.name,
+      namespace: svc.namespace,
+      port: port.port,
+      protocol,
+      domains: serviceDomains(svc.name, svc.namespace, port.port),
+      routes,
+    });
   }
   return out;
 }
