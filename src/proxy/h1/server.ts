@@ -48,8 +48,14 @@ export function localResponse(status: number, body: string, headers: [string, st
   return head + '\r\n' + text;
 }
 
-function uncork(s: net.Socket): void {
-  s.uncork();
+/** Heads are parsed as latin1 (bytes as they came); they leave the same way. */
+function latin1(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+/** One buffer for a head and the body bytes that arrived with it (at most one read of them). */
+function joinSmall(head: Buffer, body: Buffer): Buffer {
+  return body.length === 0 ? head : Buffer.concat([head, body], head.length + body.length);
 }
 
 function failureKind(err: NodeJS.ErrnoException): FailureKind {
@@ -257,7 +263,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
             const start = `HTTP/1.1 ${head.status} ${head.reason}`;
             const after = resHeadBuf.subarray(end);
             if (head.status >= 100 && head.status < 200) {
-              if (head.status !== 101) client.write(serializeHead(start, head.raw, head.headers));
+              if (head.status !== 101) client.write(latin1(serializeHead(start, head.raw, head.headers)));
               resHeadBuf = after.length > 0 ? after : undefined;
               responded = false;
               if (!resHeadBuf) return;
@@ -265,14 +271,14 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
             }
             responseClose = head.close;
             const closeClient = req.close;
-            // Head and the body bytes that came with it leave in one write (one TLS record, one segment).
-            client.cork();
-            client.write(serializeHead(start, head.raw, head.headers, undefined, closeClient ? ['connection', 'close'] : undefined));
+            const headBytes = latin1(serializeHead(start, head.raw, head.headers, undefined, closeClient ? ['connection', 'close'] : undefined));
             resBody = new BodyTracker(head.framing);
             resHeadBuf = undefined;
-            if (after.length > 0) deliver(after);
-            else if (resBody.done) complete();
-            process.nextTick(uncork, client);
+            if (after.length > 0) deliver(after, headBytes);
+            else {
+              client.write(headBytes);
+              if (resBody.done) complete();
+            }
             return;
           }
         }
@@ -281,9 +287,12 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     };
 
     let clientDrainWait = false;
-    function deliver(chunk: Buffer): void {
+    /** Writes the body bytes of `chunk` (after `head`, in the same write: one TLS record, one segment). */
+    function deliver(chunk: Buffer, head?: Buffer): void {
       const n = resBody!.consume(chunk, 0);
-      if (n > 0 && !client.write(n === chunk.length ? chunk : chunk.subarray(0, n)) && !clientDrainWait) {
+      const body = n === chunk.length ? chunk : chunk.subarray(0, n);
+      const out = head ? joinSmall(head, body) : body;
+      if (out.length > 0 && !client.write(out) && !clientDrainWait) {
         clientDrainWait = true;
         up.socket.pause();
         client.once('drain', () => {
@@ -323,10 +332,20 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       }
     };
 
-    up.socket.cork();
-    up.socket.write(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers, d.drop, d.add));
-    if (rest.length > 0) feedRequestBody(rest);
-    process.nextTick(uncork, up.socket);
+    const head = latin1(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers, d.drop, d.add));
+    if (rest.length > 0 && !reqBody.done) {
+      // The head and the body bytes that came with it in one write.
+      const n = reqBody.consume(rest, 0);
+      sentBodyBytes = n > 0;
+      writeUp(joinSmall(head, rest.subarray(0, n)));
+      if (n < rest.length) {
+        extra = rest.subarray(n);
+        client.pause();
+      }
+    } else {
+      up.socket.write(head);
+      if (rest.length > 0) feedRequestBody(rest);
+    }
     bodySink = reqBody.done ? (c) => feedRequestBody(c) : feedRequestBody;
   }
 }
