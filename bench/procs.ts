@@ -3,7 +3,7 @@
 // its own process group (detached), so a kill reaches its children too.
 
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import net from 'node:net';
+import { canConnect } from '../src/local/ports.js';
 import { killGroup } from '../src/local/process.js';
 
 export interface Proc {
@@ -108,18 +108,6 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 export { freePorts } from '../src/local/ports.js';
 
-export function canConnect(port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
 
 /** Waits until 127.0.0.1:port accepts connections, or throws with the process's output. */
 export async function waitForPort(port: number, proc: Proc | undefined, timeoutMs = 15_000): Promise<void> {
