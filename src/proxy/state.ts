@@ -15,9 +15,9 @@ export class ProxyState {
   table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map() };
   private readonly counters = new Map<string, (by?: number) => void>();
   /** Keep-alive mTLS connections to other sidecars (idle ones close before the peer's 60 s timeout). */
-  readonly meshPool = new H1Pool(30_000);
+  readonly meshPool = new H1Pool({ idleTimeoutMs: 30_000, maxConnections: 256, maxPending: 4096 });
   /** Keep-alive connections to the local app (apps often time out idle connections after 5 s). */
-  readonly appPool = new H1Pool(4_000);
+  readonly appPool = new H1Pool({ idleTimeoutMs: 4_000, maxConnections: 256, maxPending: 4096 });
 
   constructor(
     readonly proxyId: string,

@@ -2,6 +2,11 @@
 // A connection carries one exchange at a time; between exchanges it waits in
 // its endpoint's idle list (last in, first out, so few stay warm) and closes
 // after an idle timeout shorter than the peer's keep-alive timeout.
+//
+// Connections per endpoint are capped: past the cap, exchanges wait for one
+// to be released, and past a bounded queue they are refused at once. Without
+// the cap an overload turns into a storm of TLS handshakes that keeps both
+// sidecars busy long after the load is gone (bench/NOTES.md).
 
 import type net from 'node:net';
 
@@ -16,12 +21,13 @@ export class UpstreamConnection {
   reused = false;
   closed = false;
 
-  constructor(readonly socket: net.Socket, readonly key: string) {
+  constructor(readonly socket: net.Socket, readonly key: string, onClosed: () => void) {
     socket.setNoDelay(true);
     socket.on('data', (c: Buffer) => this.handlers?.data(c));
     const gone = (err?: Error) => {
       if (this.closed) return;
       this.closed = true;
+      onClosed();
       const h = this.handlers;
       this.handlers = undefined;
       h?.gone(err);
@@ -34,25 +40,59 @@ export class UpstreamConnection {
   }
 }
 
+type Waiter = (c: UpstreamConnection) => void;
+
+export interface PoolLimits {
+  idleTimeoutMs: number;
+  /** Open connections per endpoint (busy and idle). */
+  maxConnections: number;
+  /** Exchanges waiting for a connection per endpoint; more are refused. */
+  maxPending: number;
+}
+
 export class H1Pool {
   private readonly idle = new Map<string, UpstreamConnection[]>();
+  private readonly open = new Map<string, number>();
+  private readonly waiting = new Map<string, { waiters: Waiter[]; connect: () => net.Socket }>();
 
-  constructor(private readonly idleTimeoutMs: number) {}
+  constructor(private readonly limits: PoolLimits) {}
 
-  acquire(key: string, connect: () => net.Socket): UpstreamConnection {
+  /**
+   * Hands `ready` a connection to `key` now or when one frees up. Returns
+   * false (and never calls `ready`) when the endpoint's queue is full.
+   */
+  acquire(key: string, connect: () => net.Socket, ready: Waiter): boolean {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const c = list.pop()!;
       if (c.closed || c.socket.destroyed) continue;
       c.socket.setTimeout(0);
       c.reused = true;
-      return c;
+      ready(c);
+      return true;
     }
-    return new UpstreamConnection(connect(), key);
+    if ((this.open.get(key) ?? 0) < this.limits.maxConnections) {
+      ready(this.create(key, connect));
+      return true;
+    }
+    let q = this.waiting.get(key);
+    if (!q) {
+      q = { waiters: [], connect };
+      this.waiting.set(key, q);
+    }
+    if (q.waiters.length >= this.limits.maxPending) return false;
+    q.waiters.push(ready);
+    return true;
   }
 
   release(c: UpstreamConnection): void {
     if (c.closed || c.socket.destroyed) return;
+    const next = this.nextWaiter(c.key);
+    if (next) {
+      c.reused = true;
+      next(c);
+      return;
+    }
     c.handlers = {
       data: () => c.socket.destroy(), // unsolicited bytes: the connection is unusable
       gone: () => this.forget(c),
@@ -63,13 +103,36 @@ export class H1Pool {
       this.idle.set(c.key, list);
     }
     list.push(c);
-    c.socket.setTimeout(this.idleTimeoutMs);
+    c.socket.setTimeout(this.limits.idleTimeoutMs);
   }
 
   /** Closes every idle connection (certificate rotation, shutdown). */
   drain(): void {
     for (const list of this.idle.values()) for (const c of list) c.socket.destroy();
     this.idle.clear();
+  }
+
+  private create(key: string, connect: () => net.Socket): UpstreamConnection {
+    this.open.set(key, (this.open.get(key) ?? 0) + 1);
+    return new UpstreamConnection(connect(), key, () => this.closed(key));
+  }
+
+  private closed(key: string): void {
+    const n = (this.open.get(key) ?? 1) - 1;
+    if (n > 0) this.open.set(key, n);
+    else this.open.delete(key);
+    // A slot freed: the longest waiter gets a new connection.
+    const q = this.waiting.get(key);
+    const next = this.nextWaiter(key);
+    if (next && q) next(this.create(key, q.connect));
+  }
+
+  private nextWaiter(key: string): Waiter | undefined {
+    const q = this.waiting.get(key);
+    if (!q) return undefined;
+    const w = q.waiters.shift();
+    if (q.waiters.length === 0) this.waiting.delete(key);
+    return w;
   }
 
   private forget(c: UpstreamConnection): void {

@@ -9,7 +9,7 @@ import { BodyTracker } from './body.js';
 import { HeadError, headEnd, parseRequestHead, parseResponseHead, serializeHead, type RequestHead } from './head.js';
 import type { H1Pool, UpstreamConnection } from './pool.js';
 
-export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity';
+export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity' | 'overflow';
 
 export type Decision =
   | { kind: 'reply'; status: number; body: string; headers?: [string, string][]; done?: (status: number) => void }
@@ -60,6 +60,7 @@ function joinSmall(head: Buffer, body: Buffer): Buffer {
 
 function failureKind(err: NodeJS.ErrnoException): FailureKind {
   if (err.code === 'TRELLIS_E_TIMEOUT') return 'timeout';
+  if (err.code === 'TRELLIS_E_OVERFLOW') return 'overflow';
   if (err.code === 'TRELLIS_E_PEER_IDENTITY') return 'identity';
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return 'reset';
   return 'connect';
@@ -152,12 +153,44 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
   }
 
   function forward(req: RequestHead, d: Extract<Decision, { kind: 'forward' }>, rest: Buffer, retried: boolean): void {
-    let up: UpstreamConnection;
+    let abandoned = false;
+    let body = rest;
+    const failEarly = (err: Error) => {
+      const reply = d.fail(failureKind(err as NodeJS.ErrnoException), err);
+      if (!closed) client.end(localResponse(reply.status, reply.body, [], true));
+      d.done(reply.status);
+      busy = false;
+      bodySink = undefined;
+    };
+    // While waiting for a connection, body bytes that arrive are kept for it.
+    bodySink = (c) => {
+      body = body.length === 0 ? c : Buffer.concat([body, c]);
+      client.pause();
+    };
+    abortExchange = () => {
+      abandoned = true;
+      d.done(0);
+    };
+    let accepted: boolean;
     try {
-      up = d.pool.acquire(d.key, d.connect);
+      accepted = d.pool.acquire(d.key, d.connect, (up) => {
+        if (abandoned || closed) {
+          d.pool.release(up);
+          return;
+        }
+        exchange(up, req, d, body, retried);
+      });
     } catch (err) {
-      return fail(err as Error);
+      failEarly(err as Error);
+      return;
     }
+    if (!accepted) {
+      failEarly(Object.assign(new Error('too many requests waiting for a connection to this endpoint'), { code: 'TRELLIS_E_OVERFLOW' }));
+    }
+  }
+
+  function exchange(up: UpstreamConnection, req: RequestHead, d: Extract<Decision, { kind: 'forward' }>, rest: Buffer, retried: boolean): void {
+    client.resume();
     const reqBody = new BodyTracker(req.framing);
     let extra: Buffer | undefined; // bytes after this request's body (a pipelined next request)
     let responded = false;

@@ -12,9 +12,11 @@ describe('HTTP/1.1 engine', () => {
   let upstream: http.Server;
   let proxy: net.Server;
   let proxyPort: number;
-  const pool = new H1Pool(5000);
+  const pool = new H1Pool({ idleTimeoutMs: 5000, maxConnections: 2, maxPending: 64 });
   const clientSockets: net.Socket[] = [];
   const statuses: number[] = [];
+  let openUpstream = 0;
+  let maxUpstream = 0;
 
   before(async () => {
     upstream = http.createServer((req, res) => {
@@ -27,6 +29,11 @@ describe('HTTP/1.1 engine', () => {
         }
         res.end(JSON.stringify({ url: req.url, bytes: n, added: req.headers['x-added'] ?? null, dropped: req.headers['x-drop'] ?? null }));
       });
+    });
+    upstream.on('connection', (sock: net.Socket) => {
+      openUpstream++;
+      maxUpstream = Math.max(maxUpstream, openUpstream);
+      sock.on('close', () => openUpstream--);
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
     const upPort = (upstream.address() as net.AddressInfo).port;
@@ -103,6 +110,21 @@ describe('HTTP/1.1 engine', () => {
     assert.match(replies, /"bytes":11/);
     assert.match(replies, /HTTP\/1\.1 204 No Content\r\n/);
     assert.match(replies, /HTTP\/1\.1 403 Forbidden\r\n[\s\S]*connection: close\r\n\r\nno\n$/);
+  });
+
+  it('queues requests beyond the connection cap instead of opening more connections', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        new Promise<number>((resolve, reject) => {
+          http.get({ port: proxyPort, host: '127.0.0.1', path: `/q${i}`, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          }).on('error', reject);
+        }),
+      ),
+    );
+    assert.deepEqual(new Set(answers), new Set([200]));
+    assert.ok(maxUpstream <= 2, `${maxUpstream} upstream connections were open at once (cap 2)`);
   });
 
   it('answers 408 when a request head does not arrive in time, and 400 to a malformed one', async () => {
