@@ -5,7 +5,7 @@ import type http from 'node:http';
 export const LIMITS = {
   /** Reading request headers. */
   headersTimeoutMs: 10_000,
-  /** Receiving a whole request (bodies stream; this bounds slow uploads). */
+  /** Receiving a whole request on the admin listener (Node's http server). */
   requestTimeoutMs: 300_000,
   /** Idle keep-alive connections from clients. */
   keepAliveTimeoutMs: 60_000,

@@ -25,10 +25,6 @@ export class ListenerManager {
     });
   }
 
-  /** Everything bound and serving. */
-  get ready(): boolean {
-    return this.state.snapshot !== undefined;
-  }
 
   async apply(snapshot: Snapshot): Promise<void> {
     const material = this.state.credentials.material;

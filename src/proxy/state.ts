@@ -7,7 +7,7 @@ import type { Credentials } from './credentials.js';
 import { H1Pool } from './h1/pool.js';
 import type { Logger } from './log.js';
 import type { RoutingTable } from './routing.js';
-import type { ProxyMetrics } from './stats.js';
+import type { Counter, ProxyMetrics } from './stats.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export class ProxyState {
@@ -30,28 +30,35 @@ export class ProxyState {
     credentials.onChange(() => this.meshPool.drain());
   }
 
-  /** Returns the per-request completion callback that counts an outbound request by status. */
+  /** The per-request completion callback that counts an outbound request by status. */
   outboundCounter(destination: string, cluster: string): (status: number) => void {
-    return (status) => {
-      const key = `o|${destination}|${cluster}|${status}`;
-      let inc = this.counters.get(key);
-      if (!inc) {
-        inc = this.metrics.outboundRequests.handle({ destination, cluster, code: String(status), tls: 'mtls' });
-        this.counters.set(key, inc);
-      }
-      inc();
-    };
+    return (status) =>
+      this.count(this.metrics.outboundRequests, `o|${destination}|${cluster}|${status}`, () => ({
+        destination,
+        cluster,
+        code: String(status),
+        tls: 'mtls',
+      }));
   }
 
+  /** The per-request completion callback that counts an inbound request by status. */
   inboundCounter(source: string, port: number, tls: 'mtls' | 'plaintext'): (status: number) => void {
-    return (status) => {
-      const key = `i|${source}|${port}|${status}|${tls}`;
-      let inc = this.counters.get(key);
-      if (!inc) {
-        inc = this.metrics.inboundRequests.handle({ source, port: String(port), code: String(status), tls });
-        this.counters.set(key, inc);
-      }
-      inc();
-    };
+    return (status) =>
+      this.count(this.metrics.inboundRequests, `i|${source}|${port}|${status}|${tls}`, () => ({
+        source,
+        port: String(port),
+        code: String(status),
+        tls,
+      }));
+  }
+
+  /** Increments one series, resolved once per key (rendering labels per request would cost more). */
+  private count(counter: Counter, key: string, labels: () => Record<string, string>): void {
+    let inc = this.counters.get(key);
+    if (!inc) {
+      inc = counter.handle(labels());
+      this.counters.set(key, inc);
+    }
+    inc();
   }
 }

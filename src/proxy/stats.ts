@@ -69,7 +69,7 @@ export class Registry {
   }
 }
 
-/** The proxy's metrics (names documented in docs/metrics.md). */
+/** The proxy's metrics (names documented in docs/proxy.md). */
 export function createProxyMetrics() {
   const registry = new Registry();
   return {

@@ -2,7 +2,9 @@
 // proxy's hot path needs only the start line, the headers it routes and
 // authorises on, and the body framing; everything else is passed through.
 
-export const MAX_HEAD_BYTES = 64 * 1024;
+import { LIMITS } from '../limits.js';
+
+const MAX_HEAD_BYTES = LIMITS.maxHeaderBytes;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
