@@ -22,16 +22,28 @@ export interface MeshSettings {
   accessMode: 'deny' | 'permissive';
 }
 
-/** One HTTP match, compiled from an SMI HTTPRouteGroup match. Regexes are full-match RE2 patterns. */
+/**
+ * One HTTP match, compiled from an SMI HTTPRouteGroup match or a Gateway API
+ * HTTPRouteMatch (one engine for both). Every present condition must hold.
+ * Regexes are full-match RE2 patterns.
+ */
 export interface HttpMatchConfig {
-  /** `<namespace>/<group>/<match>`, for explanations and metrics. */
+  /** `<namespace>/<group>/<match>` or `<namespace>/<route>/<rule>/<match>`, for explanations and metrics. */
   name: string;
   /** Anchored pattern (`^(?:...)$`); undefined = any path. */
   pathRegex?: string;
+  /** Gateway API Exact: the path (without query) equals this. */
+  pathExact?: string;
+  /** Gateway API PathPrefix, without a trailing `/` (`/` itself becomes ''): whole segments only. */
+  pathPrefix?: string;
   /** Upper-case; empty = any method. */
   methods: string[];
   /** [lower-case header name, anchored value pattern]. */
   headers: [string, string][];
+  /** [lower-case header name, exact value]. */
+  headersExact?: [string, string][];
+  /** [name, 'exact' | 'regex', value or anchored pattern]; names and values case-sensitive. */
+  query?: [string, 'exact' | 'regex', string][];
 }
 
 export type AuthzAllow =
@@ -66,24 +78,79 @@ export interface InboundListener {
   /** Services (`ns/name:port`) whose targetPort lands here, for logs and metrics. */
   services: string[];
   authz: AuthzPolicy;
+  rateLimits?: RateLimitConfig[];
+}
+
+/** Header edits in order: set (replace), add (append with `,`), remove. Names lower-case. */
+export interface HeaderEditsConfig {
+  set: [string, string][];
+  add: [string, string][];
+  remove: string[];
+}
+
+export type PathModifierConfig = { kind: 'full'; path: string } | { kind: 'prefix'; prefix: string };
+
+export interface RouteFiltersConfig {
+  requestHeaders?: HeaderEditsConfig;
+  responseHeaders?: HeaderEditsConfig;
+  /** URLRewrite. A prefix rewrite replaces the matched match's `pathPrefix`. */
+  rewrite?: { hostname?: string; path?: PathModifierConfig };
+  /** Copies of the request, fire and forget. */
+  mirrors?: { cluster: string; percent: number }[];
 }
 
 export interface WeightedCluster {
   cluster: string;
   weight: number;
+  /** Backend-level filters (Gateway API backendRefs[].filters). */
+  filters?: RouteFiltersConfig;
 }
 
 export type RouteAction =
   | { kind: 'clusters'; clusters: WeightedCluster[] }
   /** Answer locally (e.g. 503 when a split has no usable backend). */
-  | { kind: 'respond'; status: number; body: string };
+  | { kind: 'respond'; status: number; body: string }
+  /** Gateway API RequestRedirect; absent parts keep the request's. */
+  | { kind: 'redirect'; status: number; scheme?: string; hostname?: string; port?: number; path?: PathModifierConfig };
 
 export interface RouteConfig {
-  /** e.g. `split:bookstore/bookstore-split` or `default`. */
+  /** e.g. `split:bookstore/bookstore-split`, `httproute:ns/name/0` or `default`. */
   name: string;
   /** Any of these matches selects the route; undefined = every request. */
   matches?: HttpMatchConfig[];
   action: RouteAction;
+  filters?: RouteFiltersConfig;
+  /** Gateway API rule timeouts, milliseconds; 0 = none. */
+  timeouts?: { requestMs?: number; backendRequestMs?: number };
+}
+
+/** Retries as the client sidecar runs them (TrafficPolicy.retries). */
+export interface RetryConfig {
+  attempts: number;
+  perTryTimeoutMs?: number;
+  /** 5xx, gateway-error, reset, connect-failure, retriable-status-codes. */
+  retryOn: string[];
+  retriableStatusCodes: number[];
+  baseIntervalMs: number;
+  maxIntervalMs: number;
+  retryNonIdempotent: boolean;
+  budgetPercent: number;
+  minRetriesPerSecond: number;
+}
+
+export interface FaultConfig {
+  match?: HttpMatchConfig;
+  abort?: { status: number; percentage: number };
+  delay?: { delayMs: number; percentage: number };
+}
+
+/** Client-side policy for calls to one Service port (TrafficPolicy, FaultInjection). */
+export interface VirtualHostPolicy {
+  /** `<namespace>/<name>` of the policies that apply, for config dumps. */
+  sources: string[];
+  requestTimeoutMs?: number;
+  retries?: RetryConfig;
+  faults?: FaultConfig[];
 }
 
 /** Calls addressed to one Service port. */
@@ -102,6 +169,12 @@ export interface VirtualHost {
   domains: string[];
   /** First match wins. TCP virtual hosts use only the last route's action (connection-level split). */
   routes: RouteConfig[];
+  /**
+   * GAMMA consumer routes: HTTPRoutes in a client's namespace (other than the
+   * Service's) replace `routes` for clients of that namespace only.
+   */
+  consumerRoutes?: Record<string, RouteConfig[]>;
+  policy?: VirtualHostPolicy;
 }
 
 export interface UpstreamListener {
@@ -138,6 +211,52 @@ export interface ClusterConfig {
   protocol: Protocol;
   /** Ready endpoints only. */
   endpoints: EndpointConfig[];
+  policy?: ClusterPolicy;
+}
+
+export interface LoadBalancerConfig {
+  type: 'RoundRobin' | 'LeastRequest' | 'Random' | 'RingHash' | 'Maglev';
+  hashOn?: { header: string } | { cookie: { name: string; ttlMs?: number; path?: string } } | { sourceIdentity: true };
+  ringSize?: number;
+  locality?: { minHealthyPercent: number };
+}
+
+/** Client-side policy for one Service port's endpoints (TrafficPolicy). */
+export interface ClusterPolicy {
+  sources: string[];
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  circuitBreaker?: { maxConnections?: number; maxPendingRequests?: number; maxRequests?: number; maxRetries?: number };
+  outlierDetection?: {
+    consecutive5xx?: number;
+    consecutiveGatewayErrors?: number;
+    intervalMs: number;
+    baseEjectionTimeMs: number;
+    maxEjectionPercent: number;
+  };
+  loadBalancer?: LoadBalancerConfig;
+  healthCheck?: {
+    type: 'http' | 'tcp';
+    path: string;
+    intervalMs: number;
+    timeoutMs: number;
+    healthyThreshold: number;
+    unhealthyThreshold: number;
+    expectedStatuses?: number[];
+  };
+}
+
+/** Server-side local rate limit (TrafficPolicy.rateLimit), enforced by each instance's inbound listener. */
+export interface RateLimitConfig {
+  /** `<namespace>/<policy>`. */
+  name: string;
+  /** Service `ns/name` it protects. */
+  service: string;
+  tokensPerSecond: number;
+  burst: number;
+  perSource: boolean;
+  /** HTTP only: limit requests matching any of these; empty = all. */
+  matches: HttpMatchConfig[];
 }
 
 export interface Snapshot {

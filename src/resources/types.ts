@@ -170,6 +170,223 @@ export interface TrafficSplitSpec {
 }
 export type TrafficSplitResource = ResourceBase<'TrafficSplit', TrafficSplitSpec>;
 
+// ---- gateway.networking.k8s.io (HTTPRoute) --------------------------------
+
+/** A route's parent: a Service (GAMMA, mesh routing) or a Gateway (ingress). */
+export interface ParentReference {
+  /** '' for the core group (Service); `gateway.networking.k8s.io` for Gateway. */
+  group: string;
+  kind: 'Service' | 'Gateway';
+  /** Defaults to the route's namespace. */
+  namespace: string;
+  name: string;
+  port?: number;
+  sectionName?: string;
+}
+
+export type StringMatchType = 'Exact' | 'RegularExpression';
+
+export interface HTTPPathMatch {
+  type: 'Exact' | 'PathPrefix' | 'RegularExpression';
+  /** Exact/PathPrefix values start with `/`; regexes are RE2, matched against the whole path. */
+  value: string;
+}
+
+export interface HTTPHeaderMatch {
+  type: StringMatchType;
+  /** Lower-case (header names are case-insensitive). */
+  name: string;
+  value: string;
+}
+
+export interface HTTPQueryParamMatch {
+  type: StringMatchType;
+  /** Case-sensitive. */
+  name: string;
+  value: string;
+}
+
+export interface HTTPRouteMatch {
+  /** Defaults to PathPrefix `/`. */
+  path: HTTPPathMatch;
+  headers: HTTPHeaderMatch[];
+  queryParams: HTTPQueryParamMatch[];
+  /** Upper-case; undefined = any method. */
+  method?: string;
+}
+
+export interface HTTPHeaderEdits {
+  /** Header names as written (compared case-insensitively). */
+  set: { name: string; value: string }[];
+  add: { name: string; value: string }[];
+  remove: string[];
+}
+
+export type HTTPPathModifier =
+  | { type: 'ReplaceFullPath'; replaceFullPath: string }
+  | { type: 'ReplacePrefixMatch'; replacePrefixMatch: string };
+
+/** A reference to a backend (a Service port). */
+export interface BackendObjectReference {
+  /** '' for core Services; other groups/kinds are kept so the compiler can report InvalidKind. */
+  group: string;
+  kind: string;
+  /** Defaults to the route's namespace. */
+  namespace: string;
+  name: string;
+  port?: number;
+}
+
+export type HTTPRouteFilter =
+  | ({ type: 'RequestHeaderModifier' } & HTTPHeaderEdits)
+  | ({ type: 'ResponseHeaderModifier' } & HTTPHeaderEdits)
+  | {
+      type: 'RequestRedirect';
+      scheme?: 'http' | 'https';
+      hostname?: string;
+      path?: HTTPPathModifier;
+      port?: number;
+      /** 301, 302 (default), 303, 307 or 308. */
+      statusCode: number;
+    }
+  | { type: 'URLRewrite'; hostname?: string; path?: HTTPPathModifier }
+  /** Fire and forget; `percent` (0–100, fractions allowed) of requests are copied, default 100. */
+  | { type: 'RequestMirror'; backendRef: BackendObjectReference; percent: number };
+
+export interface HTTPBackendRef extends BackendObjectReference {
+  /** Relative weight, default 1; 0 receives nothing. */
+  weight: number;
+  filters: HTTPRouteFilter[];
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  /** ORed; defaults to one match: PathPrefix `/`. */
+  matches: HTTPRouteMatch[];
+  filters: HTTPRouteFilter[];
+  backendRefs: HTTPBackendRef[];
+  /** Milliseconds; 0 disables the timeout; undefined = the mesh default. */
+  timeouts?: { requestMs?: number; backendRequestMs?: number };
+}
+
+export interface HTTPRouteSpec {
+  parentRefs: ParentReference[];
+  /** Lower-case; may start with `*.`; empty = any. */
+  hostnames: string[];
+  rules: HTTPRouteRule[];
+}
+export type HTTPRouteResource = ResourceBase<'HTTPRoute', HTTPRouteSpec>;
+
+// ---- policy.trellis.dev/v1alpha1 -------------------------------------------
+
+/** Gateway API policy attachment: a Service in the policy's namespace. */
+export interface PolicyTargetReference {
+  group: '';
+  kind: 'Service';
+  name: string;
+}
+
+export type RetryOn = '5xx' | 'gateway-error' | 'reset' | 'connect-failure' | 'retriable-status-codes';
+
+export interface RetryPolicySpec {
+  /** Retries after the first try (Envoy's num_retries, Istio's attempts). */
+  attempts: number;
+  perTryTimeoutMs?: number;
+  retryOn: RetryOn[];
+  /** For `retriable-status-codes`. */
+  retriableStatusCodes: number[];
+  backoff: { baseIntervalMs: number; maxIntervalMs: number };
+  retryNonIdempotent: boolean;
+  /** Retries may add at most `percent` % of the requests (over 10 s), but always `minRetriesPerSecond`. */
+  budget: { percent: number; minRetriesPerSecond: number };
+}
+
+export interface CircuitBreakerSpec {
+  maxConnections?: number;
+  maxPendingRequests?: number;
+  maxRequests?: number;
+  maxRetries?: number;
+}
+
+export interface OutlierDetectionSpec {
+  consecutive5xx?: number;
+  consecutiveGatewayErrors?: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+}
+
+export type RateLimitUnit = 'second' | 'minute' | 'hour';
+
+export interface RateLimitSpec {
+  /** Requests (HTTP) or connections (TCP) per unit. */
+  requestsPerUnit: number;
+  unit: RateLimitUnit;
+  /** Bucket size; defaults to requestsPerUnit. */
+  burst: number;
+  /** One bucket per source identity instead of one for all. */
+  perSource: boolean;
+  /** Only requests that satisfy one of these are limited (HTTP only); empty = all. */
+  matches: HTTPRouteMatch[];
+}
+
+export type LoadBalancerType = 'RoundRobin' | 'LeastRequest' | 'Random' | 'RingHash' | 'Maglev';
+
+export type HashSource =
+  | { header: string }
+  | { cookie: { name: string; ttlMs?: number; path?: string } }
+  | { sourceIdentity: true };
+
+export interface LoadBalancerSpec {
+  type: LoadBalancerType;
+  /** RingHash/Maglev only. */
+  hashOn?: HashSource;
+  /** RingHash: virtual nodes per endpoint (default 100). */
+  ringSize?: number;
+  locality?: {
+    enabled: boolean;
+    /** Fail over when fewer than this % of the caller's zone's endpoints are healthy (default 70). */
+    minHealthyPercent: number;
+  };
+}
+
+export interface HealthCheckSpec {
+  type: 'http' | 'tcp';
+  /** HTTP only; default `/healthz`. */
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  /** HTTP statuses that count as healthy; default 200–399. */
+  expectedStatuses?: number[];
+}
+
+export interface TrafficPolicySpec {
+  targetRef: PolicyTargetReference;
+  timeouts?: { requestMs?: number; idleMs?: number; connectMs?: number };
+  retries?: RetryPolicySpec;
+  circuitBreaker?: CircuitBreakerSpec;
+  outlierDetection?: OutlierDetectionSpec;
+  rateLimit?: RateLimitSpec;
+  loadBalancer?: LoadBalancerSpec;
+  healthCheck?: HealthCheckSpec;
+}
+export type TrafficPolicyResource = ResourceBase<'TrafficPolicy', TrafficPolicySpec>;
+
+export interface FaultRule {
+  /** undefined = every request. */
+  match?: HTTPRouteMatch;
+  abort?: { httpStatus: number; percentage: number };
+  delay?: { fixedDelayMs: number; percentage: number };
+}
+
+export interface FaultInjectionSpec {
+  targetRef: PolicyTargetReference;
+  rules: FaultRule[];
+}
+export type FaultInjectionResource = ResourceBase<'FaultInjection', FaultInjectionSpec>;
+
 // ---- internal: a running local-mode replica --------------------------------
 
 export interface InstancePort {
@@ -225,6 +442,9 @@ export type Resource =
   | TCPRouteResource
   | UDPRouteResource
   | TrafficSplitResource
+  | HTTPRouteResource
+  | TrafficPolicyResource
+  | FaultInjectionResource
   | WorkloadInstanceResource;
 
 export type ResourceKind = Resource['kind'];
