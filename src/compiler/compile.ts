@@ -8,10 +8,12 @@ import type { MeshConfigSpec, Resource, WorkloadInstanceResource } from '../reso
 import { compileAuthzRules, targetsByDestination } from './authz.js';
 import { CompileCache } from './memo.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
+import { meshRoutesByService } from './http-route.js';
 import { activeSplits, compileClusters, compileVirtualHosts, protocolOf } from './outbound.js';
+import { rateLimitConfig, servicePolicies } from './policy.js';
 import { byAgeThenName, ResourceIndex } from './resource-index.js';
 import { hashOf, resourceHash } from './hash.js';
-import type { AuthzRule, InboundListener, MeshSettings, Snapshot, VirtualHost } from './snapshot.js';
+import type { AuthzRule, InboundListener, MeshSettings, RateLimitConfig, Snapshot } from './snapshot.js';
 
 export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
   mtls: { mode: 'STRICT' },
@@ -72,7 +74,8 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
 
   // Lists keep their identity while their elements do: hashes, diffs and JSON of them are reused.
   const stable = <T>(key: string, items: T[]): T[] => cache.memo(key, items, diagnostics, () => items);
-  const clusters = stable('clusters', compileClusters(cat, td, diagnostics, cache));
+  const policies = servicePolicies(index, diagnostics);
+  const clusters = stable('clusters', compileClusters(cat, td, policies, diagnostics, cache));
   const targetsByDest = targetsByDestination(index);
   const clustersHash = resourceHash(clusters);
   const splits = activeSplits(index, diagnostics);
@@ -95,7 +98,26 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
   });
 
   // Shared by every proxy (the bare short names are resolved by the proxy itself).
-  const vhostList = stable('vhosts', compileVirtualHosts(index, cat, splits, diagnostics, cache));
+  const meshRoutes = meshRoutesByService(index.list('HTTPRoute'), (ns, name) => cat.services.has(`${ns}/${name}`), diagnostics);
+  const vhostList = stable(
+    'vhosts',
+    compileVirtualHosts(
+      index,
+      cat,
+      (svc) => {
+        const key = `${svc.namespace}/${svc.name}`;
+        return { split: splits.get(key), meshRoutes: meshRoutes.get(key) ?? [], policy: policies.get(key) };
+      },
+      diagnostics,
+      cache,
+    ),
+  );
+  // Inbound rate limits by Service (`ns/name`), memoised on the policies that make them.
+  const rateLimits = new Map<string, RateLimitConfig>();
+  for (const [key, p] of policies) {
+    if (!p.spec.rateLimit) continue;
+    rateLimits.set(key, cache.memo(`rl|${key}`, p.resources, diagnostics, () => rateLimitConfig(p)!));
+  }
   const vhostNames = new Set(vhostList.map((v) => v.name));
   const vhostsHash = resourceHash(vhostList);
   const authzBySa = new Map<string, AuthzRule[]>();
@@ -121,8 +143,9 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
     const rules = authzBySa.get(`${ns}/${sa}`)!;
     const landing = targets.get(id) ?? [];
     const landingKey = landing.map((t) => `${t.service}>${t.appPort}/${t.protocol}`).join(',');
+    const limits = [...new Set(landing.map((t) => serviceOfPort(t.service)))].sort().flatMap((s) => rateLimits.get(s) ?? []);
     // The proxy's own part (identity, inbound listeners, upstream ports), memoised like the shared ones.
-    const own = cache.memo(`proxy|${id}`, [inst, td, mesh, rules, landingKey], diagnostics, () => ({
+    const own = cache.memo(`proxy|${id}`, [inst, td, mesh, rules, landingKey, ...limits], diagnostics, () => ({
       node: {
         id,
         namespace: ns,
@@ -133,6 +156,8 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
       },
       inbound: inst.spec.ports.map((p): InboundListener => {
         const mine = landing.filter((t) => t.appPort === p.port);
+        const services = new Set(mine.map((t) => serviceOfPort(t.service)));
+        const rl = limits.filter((l) => services.has(l.service));
         return {
           name: `inbound|${p.port}`,
           port: p.inboundPort,
@@ -140,6 +165,7 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
           protocol: mine.some((t) => t.protocol === 'tcp') ? 'tcp' : 'http',
           services: mine.map((t) => t.service).sort(),
           authz: { mode: mesh.accessMode, rules },
+          ...(rl.length > 0 ? { rateLimits: rl } : {}),
         };
       }),
       httpPort: inst.spec.outboundPort,
@@ -171,6 +197,11 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
       return snap;
     },
   };
+}
+
+/** `ns/name:port` → `ns/name`. */
+function serviceOfPort(servicePort: string): string {
+  return servicePort.slice(0, servicePort.lastIndexOf(':'));
 }
 
 /** Every proxy's snapshot at once (tests, golden files, small meshes). */

@@ -4,10 +4,12 @@
 
 import type { Catalog, CatalogService } from '../catalog/catalog.js';
 import { spiffeId } from '../identity/spiffe.js';
-import type { TrafficSplitResource } from '../resources/types.js';
+import type { HTTPRouteResource, TrafficSplitResource } from '../resources/types.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { CompileCache } from './memo.js';
 import { selectMatches } from './http-match.js';
+import { compileHttpRoutes, type MeshRouteAttachment } from './http-route.js';
+import { clusterPolicy, virtualHostPolicy, type ServicePolicy } from './policy.js';
 import { byAgeThenName, type ResourceIndex } from './resource-index.js';
 import type { ClusterConfig, HttpMatchConfig, Protocol, RouteConfig, VirtualHost } from './snapshot.js';
 
@@ -22,23 +24,31 @@ export function protocolOf(appProtocol: string): Protocol {
   return appProtocol === 'tcp' ? 'tcp' : 'http';
 }
 
-export function compileClusters(catalog: Catalog, trustDomain: string, diagnostics: Diagnostics, cache: CompileCache): ClusterConfig[] {
+export function compileClusters(
+  catalog: Catalog,
+  trustDomain: string,
+  policies: ReadonlyMap<string, ServicePolicy>,
+  diagnostics: Diagnostics,
+  cache: CompileCache,
+): ClusterConfig[] {
   const out: ClusterConfig[] = [];
   for (const svc of sortedServices(catalog)) {
     const origins = svc.ports.flatMap((p) => p.endpoints.map((e) => e.origin ?? e));
+    const policy = policies.get(`${svc.namespace}/${svc.name}`);
     out.push(
-      ...cache.memo(`cl|${svc.namespace}/${svc.name}`, [svc.resource, trustDomain, ...origins], diagnostics, () =>
-        serviceClusters(svc, trustDomain),
+      ...cache.memo(`cl|${svc.namespace}/${svc.name}`, [svc.resource, trustDomain, ...(policy?.resources ?? []), ...origins], diagnostics, () =>
+        serviceClusters(svc, trustDomain, clusterPolicy(policy)),
       ),
     );
   }
   return out;
 }
 
-function serviceClusters(svc: CatalogService, trustDomain: string): ClusterConfig[] {
+function serviceClusters(svc: CatalogService, trustDomain: string, policy: ClusterConfig['policy']): ClusterConfig[] {
   const out: ClusterConfig[] = [];
   for (const { port, endpoints } of svc.ports) {
     out.push({
+      ...(policy ? { policy } : {}),
       name: clusterName(svc.namespace, svc.name, port.port),
       service: svc.name,
       namespace: svc.namespace,
@@ -96,47 +106,83 @@ export function activeSplits(index: ResourceIndex, diagnostics: Diagnostics): Ma
   return out;
 }
 
+/** What routes calls to one Service: its split, the HTTPRoutes attached to it, its policies. */
+interface ServiceRouting {
+  split?: TrafficSplitResource;
+  meshRoutes: readonly MeshRouteAttachment[];
+  policy?: ServicePolicy;
+}
+
 export function compileVirtualHosts(
   index: ResourceIndex,
   catalog: Catalog,
-  splits: Map<string, TrafficSplitResource>,
+  routing: (svc: CatalogService) => ServiceRouting,
   diagnostics: Diagnostics,
   cache: CompileCache,
 ): VirtualHost[] {
   const out: VirtualHost[] = [];
   for (const svc of sortedServices(catalog)) {
-    const split = splits.get(`${svc.namespace}/${svc.name}`);
+    const r = routing(svc);
+    const { split } = r;
     // Everything a service's virtual hosts depend on, as the objects the store holds.
-    const inputs: unknown[] = [svc.resource, split];
+    const inputs: unknown[] = [svc.resource, split, ...(r.policy?.resources ?? [])];
     if (split) {
       const ns = split.metadata.namespace;
       for (const b of split.spec.backends) inputs.push(catalog.services.get(`${ns}/${b.service}`)?.resource);
       for (const m of split.spec.matches) inputs.push(m.kind === 'HTTPRouteGroup' ? index.get('HTTPRouteGroup', ns, m.name) : index.get('TCPRoute', ns, m.name));
     }
+    for (const a of r.meshRoutes) {
+      inputs.push(a.route, a.port);
+      for (const b of referencedServices(a.route)) inputs.push(catalog.services.get(b)?.resource);
+    }
     out.push(
       ...cache.memo(`vh|${svc.namespace}/${svc.name}`, inputs, diagnostics, () =>
-        serviceVirtualHosts(index, catalog, svc, split, diagnostics),
+        serviceVirtualHosts(index, catalog, svc, r, diagnostics),
       ),
     );
   }
   return out;
 }
 
+/** `ns/name` of every Service a route's backends and mirrors name. */
+function referencedServices(route: HTTPRouteResource): string[] {
+  const out = new Set<string>();
+  for (const rule of route.spec.rules) {
+    for (const b of rule.backendRefs) {
+      out.add(`${b.namespace}/${b.name}`);
+      for (const f of b.filters) if (f.type === 'RequestMirror') out.add(`${f.backendRef.namespace}/${f.backendRef.name}`);
+    }
+    for (const f of rule.filters) if (f.type === 'RequestMirror') out.add(`${f.backendRef.namespace}/${f.backendRef.name}`);
+  }
+  return [...out].sort();
+}
+
 function serviceVirtualHosts(
   index: ResourceIndex,
   catalog: Catalog,
   svc: CatalogService,
-  split: TrafficSplitResource | undefined,
+  routing: ServiceRouting,
   diagnostics: Diagnostics,
 ): VirtualHost[] {
   const out: VirtualHost[] = [];
+  const { split } = routing;
+  const policy = virtualHostPolicy(routing.policy);
   for (const { port } of svc.ports) {
     const protocol = protocolOf(port.appProtocol);
     const own = clusterName(svc.namespace, svc.name, port.port);
-    const routes: RouteConfig[] = split
-      ? splitRoutes(index, catalog, split, port.port, protocol, own, diagnostics)
-      : [{ name: 'default', action: { kind: 'clusters', clusters: [{ cluster: own, weight: 1 }] } }];
-    out.push({
+    const attached = protocol === 'http' ? routing.meshRoutes.filter((a) => a.port === undefined || a.port === port.port) : [];
+    const producer = attached.filter((a) => a.route.metadata.namespace === svc.namespace).map((a) => a.route);
+    let routes: RouteConfig[];
+    if (producer.length > 0) {
+      // HTTPRoutes take precedence over a TrafficSplit of the same Service (docs/traffic-management.md).
+      if (split) diagnostics.warn(split, `ignored on port ${port.port}: HTTPRoute ${producer.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ')} routes service ${svc.namespace}/${svc.name}`);
+      routes = compileHttpRoutes(producer, { catalog, diagnostics, parentPort: port.port, crossNamespaceBackends: true });
+    } else {
+      routes = split
+        ? splitRoutes(index, catalog, split, port.port, protocol, own, diagnostics)
+        : [{ name: 'default', action: { kind: 'clusters', clusters: [{ cluster: own, weight: 1 }] } }];
+    }
+    const vh: VirtualHost = {
       name: own,
       service: svc.name,
       namespace: svc.namespace,
@@ -144,7 +190,17 @@ function serviceVirtualHosts(
       protocol,
       domains: serviceDomains(svc.name, svc.namespace, port.port),
       routes,
-    });
+    };
+    const consumerNamespaces = [...new Set(attached.map((a) => a.route.metadata.namespace).filter((ns) => ns !== svc.namespace))].sort();
+    if (consumerNamespaces.length > 0) {
+      vh.consumerRoutes = {};
+      for (const ns of consumerNamespaces) {
+        const mine = attached.filter((a) => a.route.metadata.namespace === ns).map((a) => a.route);
+        vh.consumerRoutes[ns] = compileHttpRoutes(mine, { catalog, diagnostics, parentPort: port.port, crossNamespaceBackends: true });
+      }
+    }
+    if (policy) vh.policy = policy;
+    out.push(vh);
   }
   return out;
 }

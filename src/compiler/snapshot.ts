@@ -100,8 +100,10 @@ export interface RouteFiltersConfig {
 }
 
 export interface WeightedCluster {
+  /** '' with `invalid` set: the share of requests meant for an invalid backend, answered 500 (Gateway API). */
   cluster: string;
   weight: number;
+  invalid?: string;
   /** Backend-level filters (Gateway API backendRefs[].filters). */
   filters?: RouteFiltersConfig;
 }

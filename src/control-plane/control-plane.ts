@@ -17,6 +17,7 @@ import { statePaths } from '../local/state-dir.js';
 import { openFileStore } from '../store/file.js';
 import type { Store } from '../store/types.js';
 import { createAdminServer } from './admin-api.js';
+import { policyConflicts } from '../compiler/policy.js';
 import { CONTROL_PLANE_SERVER_NAME } from './protocol.js';
 import { XdsServer } from './xds-server.js';
 
@@ -127,6 +128,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     store,
     getProxies: () => xds.statuses(),
     getMesh: () => ({ ...result.mesh, trustDomain, diagnostics: result.diagnostics }),
+    validate: (incoming, st) =>
+      policyConflicts(incoming, st.list({})).map(({ resource, message }) => ({
+        code: 'TRELLIS_E_POLICY_CONFLICT',
+        file: resource.source?.file ?? '',
+        document: resource.source?.document ?? 0,
+        line: resource.source?.line ?? 0,
+        path: message.slice(0, message.indexOf(':')),
+        message: `TrafficPolicy ${resource.metadata.namespace}/${resource.metadata.name}: ${message}`,
+      })),
   });
 
   const listen = (server: http.Server | XdsServer['server'], port: number) =>

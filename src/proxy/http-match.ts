@@ -16,21 +16,55 @@ function RE2(pattern: string) {
 export interface RequestHead {
   method?: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The request target (query parameters are read from it); IncomingMessage has `url` instead. */
+  target?: string;
+  url?: string;
 }
 
 export type RequestMatcher = (req: RequestHead, path: string) => boolean;
 
+function headerValue(req: RequestHead, name: string): string | undefined {
+  const v = req.headers[name];
+  return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** The first value of each query parameter (names and values case-sensitive, percent-decoded). */
+export function queryOf(target: string | undefined): URLSearchParams | undefined {
+  if (!target) return undefined;
+  const q = target.indexOf('?');
+  if (q < 0) return undefined;
+  const hash = target.indexOf('#', q);
+  return new URLSearchParams(target.slice(q + 1, hash < 0 ? undefined : hash));
+}
+
 export function compileMatcher(m: HttpMatchConfig): RequestMatcher {
   const path = m.pathRegex === undefined ? undefined : RE2(m.pathRegex);
+  const exact = m.pathExact;
+  const prefix = m.pathPrefix;
+  const prefixSlash = prefix === undefined ? undefined : prefix + '/';
   const methods = m.methods.length === 0 ? undefined : new Set(m.methods);
   const headers = m.headers.map(([name, pattern]) => [name, RE2(pattern)] as const);
+  const headersExact = m.headersExact ?? [];
+  const query = (m.query ?? []).map(([name, kind, value]) => [name, kind === 'exact' ? value : RE2(value)] as const);
   return (req, p) => {
     if (methods && !methods.has(req.method ?? '')) return false;
+    if (exact !== undefined && p !== exact) return false;
+    // A prefix matches whole path segments: `/v2` matches `/v2` and `/v2/x`, not `/v2x`.
+    if (prefix !== undefined && p !== prefix && !p.startsWith(prefixSlash!)) return false;
     if (path && !path.test(p)) return false;
+    for (const [name, value] of headersExact) if (headerValue(req, name) !== value) return false;
     for (const [name, re] of headers) {
-      const v = req.headers[name];
-      if (v === undefined) return false;
-      if (!re.test(Array.isArray(v) ? v.join(', ') : v)) return false;
+      const v = headerValue(req, name);
+      if (v === undefined || !re.test(v)) return false;
+    }
+    if (query.length > 0) {
+      const params = queryOf(req.target ?? req.url);
+      if (!params) return false;
+      for (const [name, want] of query) {
+        const v = params.get(name);
+        if (v === null) return false;
+        if (typeof want === 'string' ? v !== want : !want.test(v)) return false;
+      }
     }
     return true;
   };

@@ -5,13 +5,14 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import type { InboundListener } from '../compiler/snapshot.js';
+import type { InboundListener, RateLimitConfig } from '../compiler/snapshot.js';
 import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import { compileAuthorizer, type Authorizer } from './authz.js';
 import { TLS_OPTIONS } from './credentials.js';
 import type { RequestHead } from './h1/head.js';
 import { serveH1, type Decision } from './h1/server.js';
-import { pathOf } from './http-match.js';
+import { compileMatcher, pathOf, type RequestMatcher } from './http-match.js';
+import { RateLimiter } from './rate-limit.js';
 import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
 import type { ProxyState } from './state.js';
@@ -22,6 +23,35 @@ export interface InboundConfig {
   authorizer: Authorizer;
   mtlsMode: 'STRICT' | 'PERMISSIVE';
   destination: string;
+}
+
+interface InboundRateLimit {
+  config: RateLimitConfig;
+  /** The config as JSON: an unchanged limit keeps its buckets across updates. */
+  key: string;
+  limiter: RateLimiter;
+  matchers: RequestMatcher[];
+}
+
+/** The listener's rate limiters for a config, reusing those whose config did not change. */
+function rateLimitsFor(l: InboundListener, previous: readonly InboundRateLimit[]): InboundRateLimit[] {
+  return (l.rateLimits ?? []).map((config) => {
+    const key = JSON.stringify(config);
+    const same = previous.find((p) => p.key === key);
+    return same ?? { config, key, limiter: new RateLimiter(config), matchers: config.matches.map(compileMatcher) };
+  });
+}
+
+/** The first limit that applies and has no token left, or undefined. */
+function rateLimited(limits: readonly InboundRateLimit[], source: string | undefined, req: RequestHead | undefined, path: string): { limit: InboundRateLimit; retryAfter: number } | undefined {
+  if (limits.length === 0) return undefined;
+  const now = Date.now();
+  for (const limit of limits) {
+    if (req && limit.matchers.length > 0 && !limit.matchers.some((m) => m(req, path))) continue;
+    const d = limit.limiter.take(source, now);
+    if (!d.allowed) return { limit, retryAfter: d.retryAfterSeconds };
+  }
+  return undefined;
 }
 
 export function inboundConfig(l: InboundListener, mtlsMode: 'STRICT' | 'PERMISSIVE', namespace: string, serviceAccount: string): InboundConfig {
@@ -59,6 +89,7 @@ export interface InboundServer {
 
 export function createInboundServer(state: ProxyState, initial: InboundConfig, tlsOptions: tls.SecureContextOptions): InboundServer {
   let config = initial;
+  let limits = rateLimitsFor(initial.listener, []);
   const serverTls = { ...tlsOptions, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true };
 
   const onRequest = (socket: net.Socket, req: RequestHead): Decision => {
@@ -75,6 +106,20 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
         status: 403,
         body: `RBAC: access denied\nsource: ${source ?? '(no mesh identity)'}\ndestination: ${config.destination}\nreason: ${decision.reason}\n`,
         headers: [['x-trellis-denied', 'rbac']],
+        done,
+      };
+    }
+    const limited = rateLimited(limits, source, req, path);
+    if (limited) {
+      state.metrics.resilience.inc({ event: 'rate_limited', cluster: limited.limit.config.service });
+      return {
+        kind: 'reply',
+        status: 429,
+        body: `trellis: rate limit of ${limited.limit.config.service} exceeded (TrafficPolicy ${limited.limit.config.name})`,
+        headers: [
+          ['retry-after', String(limited.retryAfter)],
+          ['x-trellis-rate-limited', limited.limit.config.name],
+        ],
         done,
       };
     }
@@ -101,6 +146,12 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     const decision = config.authorizer.tcp(source, config.listener.appPort);
     if (!decision.allowed) {
       state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
+      socket.destroy();
+      return;
+    }
+    const limited = rateLimited(limits, source, undefined, '');
+    if (limited) {
+      state.metrics.resilience.inc({ event: 'rate_limited', cluster: limited.limit.config.service });
       socket.destroy();
       return;
     }
@@ -145,6 +196,7 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     server,
     setConfig: (c) => {
       config = c;
+      limits = rateLimitsFor(c.listener, limits);
     },
     setContext: (opts) => tlsServer.setSecureContext({ ...opts, ...TLS_OPTIONS }),
   };

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import type { Snapshot } from '../compiler/snapshot.js';
 import { createInboundServer, inboundConfig, type InboundServer } from './inbound.js';
 import { createOutboundHttpServer, createOutboundTcpServer } from './outbound.js';
-import { buildRoutingTable } from './routing.js';
+import { buildRoutingTable, disposeRoutingTable } from './routing.js';
 import type { ProxyState } from './state.js';
 
 interface Bound {
@@ -29,7 +29,7 @@ export class ListenerManager {
   async apply(snapshot: Snapshot): Promise<void> {
     const material = this.state.credentials.material;
     if (!material) throw new Error('no workload certificate yet');
-    const table = buildRoutingTable(snapshot, this.state.table);
+    const table = buildRoutingTable(snapshot, this.state.table, { connect: (ep) => this.state.pool.connect(ep.config) });
     const inbound = snapshot.inbound.map((l) => ({ l, config: inboundConfig(l, snapshot.mesh.mtlsMode, snapshot.node.namespace, snapshot.node.serviceAccount) }));
 
     const wanted = new Map<number, { kind: string; create: () => Bound; update?: (b: Bound) => void }>();
@@ -92,6 +92,7 @@ export class ListenerManager {
   }
 
   async closeAll(): Promise<void> {
+    disposeRoutingTable(this.state.table);
     await Promise.all([...this.bound.values()].map((b) => close(b.server)));
     this.bound.clear();
   }

@@ -5,11 +5,11 @@
 // Stack: virtual host → route → split (cluster) → endpoint → mTLS pool.
 
 import net from 'node:net';
-import { pathOf } from './http-match.js';
+import { localReply, outboundCall } from './call.js';
 import type { RequestHead } from './h1/head.js';
 import { serveH1, type Decision } from './h1/server.js';
 import { LIMITS } from './limits.js';
-import { pickCluster, pickEndpoint, selectRoute, type RuntimeVirtualHost } from './routing.js';
+import { pickCluster, pickEndpoint, type RuntimeVirtualHost } from './routing.js';
 import type { ProxyState } from './state.js';
 
 /** Absolute-form target (`http://host:port/path`) → [host, path]; undefined for origin-form. */
@@ -19,49 +19,22 @@ export function splitAbsoluteUrl(url: string): [string, string] | undefined {
   return slash < 0 ? [url.slice(7), '/'] : [url.slice(7, slash), url.slice(slash)];
 }
 
-const DROP_ON_OUTBOUND = new Set(['x-trellis-peer-identity']);
-
-function reply(state: ProxyState, reason: string, status: number, body: string): Decision {
-  state.metrics.localReplies.inc({ reason });
-  return { kind: 'reply', status, body };
-}
-
 export function outboundDecision(state: ProxyState, req: RequestHead, fixed: RuntimeVirtualHost | undefined): Decision {
   let host: string;
-  let path: string;
+  let target: string;
   const abs = splitAbsoluteUrl(req.target);
-  if (abs) [host, path] = abs;
+  if (abs) [host, target] = abs;
   else {
     host = req.headers['host'] ?? '';
-    path = req.target;
+    target = req.target;
   }
   const vh = fixed ?? state.table.byDomain.get(host.toLowerCase());
-  if (!vh) return reply(state, 'no_route', 404, `trellis: no service in the mesh answers to "${host}"; use <service>.<namespace>:<port>`);
-  const route = selectRoute(vh, req, pathOf(path));
-  if (!route) return reply(state, 'no_route', 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${pathOf(path)}`);
-  if (route.respond) return reply(state, 'route_response', route.respond.status, `trellis: ${route.respond.body}`);
-  const cluster = pickCluster(route);
-  const ep = cluster && pickEndpoint(cluster);
-  if (!cluster || !ep || !state.credentials.material) {
-    return reply(state, 'no_endpoint', 503, `trellis: no ready endpoint for ${cluster?.config.name ?? vh.config.name}`);
-  }
-  return {
-    kind: 'forward',
-    pool: state.meshPool,
-    key: `${ep.address}:${ep.port}`,
-    connect: () => state.pool.connect(ep)!,
-    path,
-    drop: DROP_ON_OUTBOUND,
-    responseTimeoutMs: LIMITS.upstreamResponseTimeoutMs,
-    done: state.outboundCounter(vh.config.name, cluster.config.name),
-    fail: (kind, err) => {
-      state.metrics.localReplies.inc({ reason: `upstream_${kind}` });
-      return {
-        status: kind === 'timeout' ? 504 : 503,
-        body: `trellis: upstream ${cluster.config.name} (${ep.instance}) failed: ${err.message}`,
-      };
-    },
-  };
+  if (!vh) return localReply(state, 'no_route', 404, `trellis: no service in the mesh answers to "${host}"; use <service>.<namespace>:<port>`);
+  return outboundCall(state, req, vh, host, target);
+}
+
+function reply(state: ProxyState, reason: string, status: number, body: string): Decision {
+  return localReply(state, reason, status, body);
 }
 
 export function createOutboundHttpServer(state: ProxyState, fixed?: () => RuntimeVirtualHost | undefined): net.Server {
@@ -88,7 +61,7 @@ export function createOutboundTcpServer(state: ProxyState, virtualHost: () => Ru
     const route = vh?.routes[vh.routes.length - 1];
     const cluster = route && pickCluster(route);
     const ep = cluster && pickEndpoint(cluster);
-    const upstream = ep && state.pool.connect(ep);
+    const upstream = ep && state.pool.connect(ep.config);
     if (!vh || !cluster || !ep || !upstream) {
       state.metrics.localReplies.inc({ reason: 'no_endpoint' });
       client.destroy();

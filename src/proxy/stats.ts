@@ -85,6 +85,10 @@ export function createProxyMetrics() {
     denied: registry.counter('trellis_denied_total', 'Requests and connections refused by access control, by source identity and reason.'),
     tcpConnections: registry.counter('trellis_tcp_connections_total', 'TCP connections proxied, by direction and destination.'),
     localReplies: registry.counter('trellis_local_replies_total', 'Requests answered by the proxy itself (no route, no endpoint, upstream error), by reason.'),
+    resilience: registry.counter(
+      'trellis_resilience_events_total',
+      'Retries, timeouts, circuit-breaker overflows, outlier ejections, rate limiting and injected faults, by event and cluster.',
+    ),
     snapshotUpdates: registry.counter('trellis_snapshot_updates_total', 'Snapshots received from the control plane, by result (ack or nack).'),
     certificateExpiry: registry.gauge('trellis_certificate_expiry_seconds', 'Unix time at which the workload certificate expires.'),
   };

@@ -8,27 +8,63 @@ import type net from 'node:net';
 import { BodyTracker } from './body.js';
 import { HeadError, headEnd, parseRequestHead, parseResponseHead, serializeHead, type RequestHead } from './head.js';
 import type { H1Pool, UpstreamConnection } from './pool.js';
+import { startMirror, type MirrorCopy } from './mirror.js';
 
 export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity' | 'overflow';
 
+/** How one try ended: the upstream's status, or a failure before any response. */
+export type AttemptOutcome = { status: number } | { failure: FailureKind };
+
+/** What to do with an upstream response head before anything reaches the client. */
+export interface ResponseEdits {
+  drop?: ReadonlySet<string>;
+  add?: string[];
+}
+
+/** Where a copy of the request goes (fire and forget). */
+export interface MirrorTarget {
+  pool: H1Pool;
+  key: string;
+  connect: () => net.Socket;
+  /** The mirror's request head, serialised. */
+  head: Buffer;
+  done?: (outcome: AttemptOutcome) => void;
+}
+
+export interface ForwardDecision {
+  kind: 'forward';
+  pool: H1Pool;
+  /** Pool key: one per endpoint (and credentials). */
+  key: string;
+  connect: () => net.Socket;
+  /** Path for the upstream request line (origin-form). */
+  path: string;
+  /** Request headers to drop / add on the way. */
+  drop?: ReadonlySet<string>;
+  add?: string[];
+  /** Time allowed for the response head of this try. */
+  responseTimeoutMs: number;
+  fail: (kind: FailureKind, err: Error) => { status: number; body: string; headers?: [string, string][] };
+  /** Called once with the status sent to the client (0 if the exchange broke); only the last try's is called. */
+  done: (status: number) => void;
+  /** Wait this long before sending (fault delay, retry back-off). */
+  delayMs?: number;
+  /** Called once per try with how it ended (endpoint accounting, outlier detection). */
+  attempt?: (outcome: AttemptOutcome) => void;
+  /** Edits to the response head before it reaches the client. */
+  onResponse?: (status: number, headers: Readonly<Record<string, string>>) => ResponseEdits | undefined;
+  /**
+   * Asked after each failed try and each response head: the next try, or
+   * undefined to give up (or to pass the response on). Set only when retries
+   * are configured; requests whose body exceeds 64 KiB are not retried.
+   */
+  retry?: (outcome: AttemptOutcome) => ForwardDecision | undefined;
+  mirrors?: MirrorTarget[];
+}
+
 export type Decision =
   | { kind: 'reply'; status: number; body: string; headers?: [string, string][]; done?: (status: number) => void }
-  | {
-      kind: 'forward';
-      pool: H1Pool;
-      /** Pool key: one per endpoint (and credentials). */
-      key: string;
-      connect: () => net.Socket;
-      /** Path for the upstream request line (origin-form). */
-      path: string;
-      /** Request headers to drop / add on the way. */
-      drop?: ReadonlySet<string>;
-      add?: string[];
-      responseTimeoutMs: number;
-      fail: (kind: FailureKind, err: Error) => { status: number; body: string };
-      /** Called once with the status sent to the client (0 if the exchange broke). */
-      done: (status: number) => void;
-    };
+  | ForwardDecision;
 
 export interface H1Limits {
   headersTimeoutMs: number;
@@ -36,6 +72,7 @@ export interface H1Limits {
 }
 
 const REASONS: Record<number, string> = {
+  301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 307: 'Temporary Redirect', 308: 'Permanent Redirect', 429: 'Too Many Requests',
   400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large',
   500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
 };
@@ -152,12 +189,18 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     next();
   }
 
-  function forward(req: RequestHead, d: Extract<Decision, { kind: 'forward' }>, rest: Buffer, retried: boolean): void {
+  /** Bodies up to this size are kept while they are sent so a retry can send them again. */
+  const REPLAY_LIMIT = 64 * 1024;
+
+  function forward(req: RequestHead, d: ForwardDecision, rest: Buffer, retried: boolean): void {
     let abandoned = false;
     let body = rest;
     const failEarly = (err: Error) => {
-      const reply = d.fail(failureKind(err as NodeJS.ErrnoException), err);
-      if (!closed) client.end(localResponse(reply.status, reply.body, [], true));
+      const kind = failureKind(err as NodeJS.ErrnoException);
+      d.attempt?.({ failure: kind });
+      if (kind !== 'overflow' && tryAgain(req, d, { failure: kind }, body)) return;
+      const reply = d.fail(kind, err);
+      if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true));
       d.done(reply.status);
       busy = false;
       bodySink = undefined;
@@ -167,30 +210,65 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       body = body.length === 0 ? c : Buffer.concat([body, c]);
       client.pause();
     };
+    let delayTimer: NodeJS.Timeout | undefined;
     abortExchange = () => {
       abandoned = true;
+      if (delayTimer) clearTimeout(delayTimer);
       d.done(0);
     };
-    let accepted: boolean;
-    try {
-      accepted = d.pool.acquire(d.key, d.connect, (up) => {
-        if (abandoned || closed) {
-          d.pool.release(up);
-          return;
-        }
-        exchange(up, req, d, body, retried);
-      });
-    } catch (err) {
-      failEarly(err as Error);
-      return;
-    }
-    if (!accepted) {
-      failEarly(Object.assign(new Error('too many requests waiting for a connection to this endpoint'), { code: 'TRELLIS_E_OVERFLOW' }));
-    }
+    const go = () => {
+      delayTimer = undefined;
+      if (abandoned || closed) return;
+      let accepted: boolean;
+      try {
+        accepted = d.pool.acquire(d.key, d.connect, (up) => {
+          if (abandoned || closed) {
+            d.pool.release(up);
+            return;
+          }
+          exchange(up, req, d, body, retried);
+        });
+      } catch (err) {
+        failEarly(err as Error);
+        return;
+      }
+      if (!accepted) {
+        failEarly(Object.assign(new Error('too many requests waiting for a connection to this endpoint'), { code: 'TRELLIS_E_OVERFLOW' }));
+      }
+    };
+    if (d.delayMs && d.delayMs > 0) delayTimer = setTimeout(go, d.delayMs);
+    else go();
   }
 
-  function exchange(up: UpstreamConnection, req: RequestHead, d: Extract<Decision, { kind: 'forward' }>, rest: Buffer, retried: boolean): void {
+  /** Starts the next try if the decision allows one; `body` is the whole request body (and anything after it). */
+  function tryAgain(req: RequestHead, d: ForwardDecision, outcome: AttemptOutcome, body: Buffer | undefined): boolean {
+    if (!d.retry || closed || body === undefined) return false;
+    const next = d.retry(outcome);
+    if (!next) return false;
+    forward(req, next, body, true);
+    return true;
+  }
+
+  function exchange(up: UpstreamConnection, req: RequestHead, d: ForwardDecision, rest: Buffer, retried: boolean): void {
     client.resume();
+    // The body as sent, for a retry (undefined once it outgrows the limit or when no retry is possible).
+    let replay: Buffer[] | undefined = d.retry ? [] : undefined;
+    let replayBytes = 0;
+    const mirrors: MirrorCopy[] | undefined = d.mirrors?.map((m) => startMirror(m, req.method));
+    const sentBody = (b: Buffer) => {
+      if (replay) {
+        replayBytes += b.length;
+        if (replayBytes > REPLAY_LIMIT) replay = undefined;
+        else replay.push(b);
+      }
+      if (mirrors) for (const m of mirrors) m.write(b);
+    };
+    /** The request body again (plus bytes after it), when a retry may send it. */
+    const replayable = (): Buffer | undefined => {
+      if (!replay || !reqBody.done) return undefined;
+      const parts = extra ? [...replay, extra] : replay;
+      return parts.length === 0 ? Buffer.alloc(0) : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    };
     const reqBody = new BodyTracker(req.framing);
     let extra: Buffer | undefined; // bytes after this request's body (a pipelined next request)
     let responded = false;
@@ -210,8 +288,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
 
     function fail(err: Error): void {
       const reply = d.fail(failureKind(err as NodeJS.ErrnoException), err);
-      const close = true;
-      if (!closed) client.end(localResponse(reply.status, reply.body, [], close));
+      if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true));
       d.done(reply.status);
       busy = false;
       bodySink = undefined;
@@ -227,7 +304,11 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
           return;
         }
         settled = true;
-        return fail(err ?? Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' }));
+        const e = err ?? Object.assign(new Error('upstream closed the connection'), { code: 'ECONNRESET' });
+        const kind = failureKind(e as NodeJS.ErrnoException);
+        d.attempt?.({ failure: kind });
+        if (tryAgain(req, d, { failure: kind }, replayable())) return;
+        return fail(e);
       }
       settled = true;
       // Mid-response: a body delimited by close ends here; anything else is truncated.
@@ -260,7 +341,9 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       const n = reqBody.consume(chunk, 0);
       if (n > 0) {
         sentBodyBytes = true;
-        writeUp(n === chunk.length ? chunk : chunk.subarray(0, n));
+        const b = n === chunk.length ? chunk : chunk.subarray(0, n);
+        writeUp(b);
+        sentBody(b);
       }
       if (n < chunk.length) {
         extra = chunk.subarray(n);
@@ -302,9 +385,24 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
               if (!resHeadBuf) return;
               continue;
             }
+            d.attempt?.({ status: head.status });
+            if (d.retry) {
+              const body = replayable();
+              const next = body && !closed ? d.retry({ status: head.status }) : undefined;
+              if (next) {
+                // This answer is dropped with its connection; the next try starts clean.
+                settled = true;
+                up.handlers = undefined;
+                up.socket.destroy();
+                forward(req, next, body!, true);
+                return;
+              }
+            }
             responseClose = head.close;
-            const closeClient = req.close;
-            const headBytes = latin1(serializeHead(start, head.raw, head.headers, undefined, closeClient ? ['connection', 'close'] : undefined));
+            const edits = d.onResponse?.(head.status, head.headers);
+            let add = edits?.add;
+            if (req.close) add = add ? [...add, 'connection', 'close'] : ['connection', 'close'];
+            const headBytes = latin1(serializeHead(start, head.raw, head.headers, edits?.drop, add));
             resBody = new BodyTracker(head.framing);
             resHeadBuf = undefined;
             if (after.length > 0) deliver(after, headBytes);
@@ -371,6 +469,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       const n = reqBody.consume(rest, 0);
       sentBodyBytes = n > 0;
       writeUp(joinSmall(head, rest.subarray(0, n)));
+      sentBody(rest.subarray(0, n));
       if (n < rest.length) {
         extra = rest.subarray(n);
         client.pause();

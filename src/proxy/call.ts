@@ -1,0 +1,316 @@
+// One outbound HTTP call as a stack of small steps (linkerd2-proxy style):
+// route → fault injection → redirect / local answer → backend choice →
+// URL rewrite and header filters → circuit breaker → endpoint (balancer) →
+// try, with retries, timeouts, mirrors and outlier accounting around it.
+// Everything configurable was compiled into the routing table; this file only
+// reads it, so a call without policies costs what it cost before.
+
+import type { HeaderEditsConfig, PathModifierConfig } from '../compiler/snapshot.js';
+import type { EndpointState } from './endpoint-state.js';
+import type { RequestHead } from './h1/head.js';
+import type { AttemptOutcome, Decision, ForwardDecision, MirrorTarget, ResponseEdits } from './h1/server.js';
+import { serializeHead } from './h1/head.js';
+import { hashKeyOf } from './hash-key.js';
+import { LIMITS } from './limits.js';
+import type { UpstreamOutcome } from './outlier.js';
+import { backoffMs, retryDecision } from './retry.js';
+import { pickClusterIndex, pickEndpoint, selectRouteMatch, type RuntimeCluster, type RuntimeFilters, type RuntimeVirtualHost } from './routing.js';
+import type { ProxyState } from './state.js';
+
+/** Node's timers cannot wait longer; a disabled timeout waits this long. */
+const NO_TIMEOUT_MS = 2 ** 31 - 1;
+
+export const DROP_ON_OUTBOUND: ReadonlySet<string> = new Set(['x-trellis-peer-identity']);
+
+export function localReply(state: ProxyState, reason: string, status: number, body: string, headers?: [string, string][]): Decision {
+  state.metrics.localReplies.inc({ reason });
+  return headers ? { kind: 'reply', status, body, headers } : { kind: 'reply', status, body };
+}
+
+/** Applies header edits in order (set, add, remove) to what the headers will be; returns what to drop and append. */
+export function headerEdits(list: readonly HeaderEditsConfig[], headers: Readonly<Record<string, string>>, drop: Set<string>, add: string[]): void {
+  const current = new Map<string, string | undefined>();
+  const value = (name: string) => (current.has(name) ? current.get(name) : drop.has(name) ? undefined : headers[name]);
+  for (const e of list) {
+    for (const [name, v] of e.set) current.set(name, v);
+    for (const [name, v] of e.add) {
+      const prev = value(name);
+      current.set(name, prev === undefined ? v : `${prev},${v}`);
+    }
+    for (const name of e.remove) current.set(name, undefined);
+  }
+  for (const [name, v] of current) {
+    drop.add(name);
+    if (v !== undefined) add.push(name, v);
+  }
+}
+
+/** `/prefix/rest?q` with the matched prefix replaced (Gateway API ReplacePrefixMatch) or the path replaced. */
+export function rewritePath(path: string, query: string, mod: PathModifierConfig, matchedPrefix: string | undefined): string {
+  if (mod.kind === 'full') return mod.path + query;
+  const rest = path.slice((matchedPrefix ?? '').length);
+  let out = mod.prefix.endsWith('/') && (rest.startsWith('/') || rest === '') ? mod.prefix.slice(0, -1) + rest : mod.prefix + rest;
+  if (out === '') out = '/';
+  return out + query;
+}
+
+function splitTarget(path: string): [string, string] {
+  const q = path.indexOf('?');
+  return q < 0 ? [path, ''] : [path.slice(0, q), path.slice(q)];
+}
+
+const DEFAULT_PORT: Record<string, number> = { http: 80, https: 443 };
+
+/** Gateway API RequestRedirect: the Location for this request. */
+export function redirectLocation(
+  action: { scheme?: string; hostname?: string; port?: number; path?: PathModifierConfig },
+  req: { host: string; path: string; listenerPort: number; matchedPrefix?: string },
+): string {
+  const scheme = action.scheme ?? 'http';
+  const colon = req.host.lastIndexOf(':');
+  const host = action.hostname ?? (colon > 0 && !req.host.endsWith(']') ? req.host.slice(0, colon) : req.host);
+  // Without a port: the scheme's port when the scheme changes, else the listener's.
+  const port = action.port ?? (action.scheme ? DEFAULT_PORT[scheme] : req.listenerPort);
+  const [p, q] = splitTarget(req.path);
+  const path = action.path ? rewritePath(p, q, action.path, req.matchedPrefix) : req.path;
+  const hostPort = port === undefined || port === DEFAULT_PORT[scheme] ? host : `${host}:${port}`;
+  return `${scheme}://${hostPort}${path}`;
+}
+
+interface Call {
+  state: ProxyState;
+  req: RequestHead;
+  vh: RuntimeVirtualHost;
+  cluster: RuntimeCluster;
+  path: string;
+  drop: ReadonlySet<string>;
+  add: string[] | undefined;
+  responseEdits: HeaderEditsConfig[];
+  setCookie?: string;
+  hashKey?: string;
+  tried: Set<EndpointState>;
+  retries: number;
+  /** ms since epoch; undefined = no overall timeout. */
+  deadline?: number;
+  tryTimeoutMs: number;
+  done: (status: number) => void;
+}
+
+/** The outcome as outlier detection and retries see it; overflow never reached the endpoint. */
+function upstreamOutcome(o: AttemptOutcome): UpstreamOutcome | undefined {
+  if ('status' in o) return o;
+  if (o.failure === 'overflow') return undefined;
+  return { failure: o.failure === 'identity' ? 'connect' : o.failure };
+}
+
+function event(state: ProxyState, name: string, cluster: string): void {
+  state.metrics.resilience.inc({ event: name, cluster });
+}
+
+export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string): Decision {
+  const [path, query] = splitTarget(target);
+  const sel = selectRouteMatch(vh, req, path);
+  if (!sel) return localReply(state, 'no_route', 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${path}`);
+  const route = sel.route;
+
+  // Fault injection (the first matching rule applies).
+  let delayMs = 0;
+  if (vh.faults) {
+    for (const f of vh.faults) {
+      if (f.matcher && !f.matcher(req, path)) continue;
+      const { abort, delay } = f.config;
+      if (abort && Math.random() * 100 < abort.percentage) {
+        event(state, 'fault_abort', vh.config.name);
+        return localReply(state, 'fault_abort', abort.status, 'trellis: fault injected (abort)', [['x-trellis-fault', 'abort']]);
+      }
+      if (delay && Math.random() * 100 < delay.percentage) {
+        event(state, 'fault_delay', vh.config.name);
+        delayMs = delay.delayMs;
+      }
+      break;
+    }
+  }
+
+  if (route.respond) return localReply(state, 'route_response', route.respond.status, `trellis: ${route.respond.body}`);
+  const matchedPrefix = sel.match >= 0 ? route.config.matches?.[sel.match]?.pathPrefix : undefined;
+  const action = route.config.action;
+  if (action.kind === 'redirect') {
+    const location = redirectLocation(action, { host, path: target, listenerPort: vh.config.port, ...(matchedPrefix !== undefined ? { matchedPrefix } : {}) });
+    return localReply(state, 'redirect', action.status, `trellis: redirect to ${location}`, [['location', location]]);
+  }
+
+  const ci = pickClusterIndex(route);
+  const cluster = ci < 0 ? undefined : route.clusters[ci];
+  if (!cluster) return localReply(state, 'no_endpoint', 503, `trellis: route ${route.name} of ${vh.config.name} has no backend`);
+  if (cluster.invalid !== undefined) return localReply(state, 'invalid_backend', 500, `trellis: ${cluster.invalid}`);
+  if (!state.credentials.material) return localReply(state, 'no_endpoint', 503, 'trellis: no workload certificate yet');
+
+  // Filters: the route's, then the chosen backend's.
+  const filters: RuntimeFilters[] = [];
+  if (route.filters) filters.push(route.filters);
+  const bf = route.backendFilters[ci];
+  if (bf) filters.push(bf);
+  let upstreamPath = target;
+  let drop: ReadonlySet<string> = DROP_ON_OUTBOUND;
+  let add: string[] | undefined;
+  const responseEdits: HeaderEditsConfig[] = [];
+  if (filters.length > 0) {
+    const d = new Set(DROP_ON_OUTBOUND);
+    const a: string[] = [];
+    const requestEdits: HeaderEditsConfig[] = [];
+    for (const f of filters) {
+      const c = f.config;
+      if (c.rewrite?.path) upstreamPath = rewritePath(path, query, c.rewrite.path, matchedPrefix);
+      if (c.rewrite?.hostname) requestEdits.push({ set: [['host', c.rewrite.hostname]], add: [], remove: [] });
+      if (c.requestHeaders) requestEdits.push(c.requestHeaders);
+      if (c.responseHeaders) responseEdits.push(c.responseHeaders);
+    }
+    if (requestEdits.length > 0) headerEdits(requestEdits, req.headers, d, a);
+    drop = d;
+    add = a.length > 0 ? a : undefined;
+  }
+
+  const timeouts = route.config.timeouts;
+  const requestMs = timeouts?.requestMs ?? vh.requestTimeoutMs;
+  const perTry = vh.retries?.perTryTimeoutMs ?? timeouts?.backendRequestMs;
+  const now = Date.now();
+  const call: Call = {
+    state,
+    req,
+    vh,
+    cluster,
+    path: upstreamPath,
+    drop,
+    add,
+    responseEdits,
+    tried: new Set(),
+    retries: 0,
+    tryTimeoutMs: perTry === 0 ? NO_TIMEOUT_MS : perTry ?? (requestMs ? NO_TIMEOUT_MS : LIMITS.upstreamResponseTimeoutMs),
+    done: state.outboundCounter(vh.config.name, cluster.config.name),
+  };
+  if (requestMs) call.deadline = now + requestMs;
+
+  const hashOn = cluster.config.policy?.loadBalancer?.hashOn;
+  if (hashOn) {
+    const k = hashKeyOf(hashOn, req.headers, state.snapshot?.node.identity);
+    if (k.key !== undefined) call.hashKey = k.key;
+    if (k.setCookie) call.setCookie = k.setCookie;
+  }
+
+  // Circuit breaker: requests in flight to the cluster.
+  const maxRequests = cluster.config.policy?.circuitBreaker?.maxRequests;
+  if (maxRequests !== undefined && cluster.active >= maxRequests) {
+    event(state, 'overflow_requests', cluster.config.name);
+    return localReply(state, 'overflow', 503, `trellis: ${cluster.config.name} has ${cluster.active} requests in flight (circuit breaker maxRequests ${maxRequests})`, [
+      ['x-trellis-overloaded', 'max-requests'],
+    ]);
+  }
+  vh.budget?.onRequest(now);
+
+  const first = tryOnce(call, delayMs);
+  if (!first) return localReply(state, 'no_endpoint', 503, `trellis: no ready endpoint for ${cluster.config.name}`);
+  const mirrors = mirrorTargets(state, filters, req, call);
+  if (mirrors) first.mirrors = mirrors;
+  return first;
+}
+
+function mirrorTargets(state: ProxyState, filters: readonly RuntimeFilters[], req: RequestHead, call: Call): MirrorTarget[] | undefined {
+  let out: MirrorTarget[] | undefined;
+  for (const f of filters) {
+    for (const m of f.mirrors) {
+      if (m.percent < 100 && Math.random() * 100 >= m.percent) continue;
+      const ep = pickEndpoint(m.cluster);
+      if (!ep) continue;
+      const head = Buffer.from(serializeHead(`${req.method} ${call.path} HTTP/1.1`, req.raw, req.headers, call.drop, call.add), 'latin1');
+      event(state, 'mirror', m.cluster.config.name);
+      (out ??= []).push({
+        pool: m.cluster.pool ?? state.meshPool,
+        key: `${ep.config.address}:${ep.config.port}`,
+        connect: () => state.pool.connect(ep.config)!,
+        head,
+      });
+    }
+  }
+  return out;
+}
+
+/** One try at an endpoint the balancer picks (another one than before, when it can). */
+function tryOnce(call: Call, delayMs: number): ForwardDecision | undefined {
+  const { state, cluster } = call;
+  const ep = pickEndpoint(cluster, call.hashKey, call.tried.size > 0 ? call.tried : undefined);
+  if (!ep) return undefined;
+  const now = Date.now();
+  const remaining = call.deadline === undefined ? NO_TIMEOUT_MS : call.deadline - now - delayMs;
+  const isRetry = call.retries > 0;
+  call.tried.add(ep);
+  ep.active++;
+  cluster.active++;
+  if (isRetry) cluster.retrying++;
+  let settled = false;
+  const d: ForwardDecision = {
+    kind: 'forward',
+    pool: cluster.pool ?? state.meshPool,
+    key: `${ep.config.address}:${ep.config.port}`,
+    connect: () => state.pool.connect(ep.config)!,
+    path: call.path,
+    drop: call.drop,
+    ...(call.add ? { add: call.add } : {}),
+    responseTimeoutMs: Math.max(1, Math.min(call.tryTimeoutMs, remaining)),
+    done: call.done,
+    attempt: (outcome) => {
+      if (settled) return;
+      settled = true;
+      ep.active--;
+      cluster.active--;
+      if (isRetry) cluster.retrying--;
+      if ('failure' in outcome && outcome.failure === 'timeout') event(state, 'timeout', cluster.config.name);
+      const u = upstreamOutcome(outcome);
+      if (u && cluster.outlier?.record(ep, u, Date.now())) event(state, 'outlier_ejection', cluster.config.name);
+    },
+    fail: (kind, err) => {
+      state.metrics.localReplies.inc({ reason: `upstream_${kind}` });
+      if (kind === 'overflow') event(state, 'overflow_pending', cluster.config.name);
+      return {
+        status: kind === 'timeout' ? 504 : 503,
+        body: `trellis: upstream ${cluster.config.name} (${ep.config.instance}) failed: ${err.message}`,
+        ...(kind === 'overflow' ? { headers: [['x-trellis-overloaded', 'max-pending-requests']] as [string, string][] } : {}),
+      };
+    },
+  };
+  if (delayMs > 0) d.delayMs = delayMs;
+  if (call.responseEdits.length > 0 || call.setCookie) d.onResponse = (_status, headers) => responseEditsFor(call, headers);
+  if (call.vh.retries) d.retry = (outcome) => nextTry(call, outcome);
+  return d;
+}
+
+function responseEditsFor(call: Call, headers: Readonly<Record<string, string>>): ResponseEdits {
+  const drop = new Set<string>();
+  const add: string[] = [];
+  headerEdits(call.responseEdits, headers, drop, add);
+  if (call.setCookie) add.push('set-cookie', call.setCookie);
+  return { drop, add };
+}
+
+function nextTry(call: Call, outcome: AttemptOutcome): ForwardDecision | undefined {
+  const policy = call.vh.retries!;
+  if (call.retries >= policy.attempts) return undefined;
+  const u = upstreamOutcome(outcome);
+  if (!u || !retryDecision(policy, call.req.method, u)) return undefined;
+  const now = Date.now();
+  const delay = backoffMs(call.retries, policy.baseIntervalMs, policy.maxIntervalMs);
+  if (call.deadline !== undefined && now + delay >= call.deadline) return undefined;
+  const { cluster, state } = call;
+  const maxRetries = cluster.config.policy?.circuitBreaker?.maxRetries;
+  if (maxRetries !== undefined && cluster.retrying >= maxRetries) {
+    event(state, 'overflow_retries', cluster.config.name);
+    return undefined;
+  }
+  if (!call.vh.budget!.tryRetry(now)) {
+    event(state, 'retry_budget_exhausted', cluster.config.name);
+    return undefined;
+  }
+  call.retries++;
+  event(state, 'retry', cluster.config.name);
+  return tryOnce(call, delay);
+}
+
