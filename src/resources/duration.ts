@@ -48,3 +48,21 @@ export function formatDuration(ms: number): string {
   }
   return out;
 }
+
+/** GEP-2257 Gateway API duration: one to four parts of up to five digits, each with unit h, m, s or ms. */
+export const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
+
+/**
+ * Parses a Gateway API duration (GEP-2257, a strict subset of Go's syntax:
+ * `500ms`, `10s`, `1h30m`, `0s`) to milliseconds. Throws
+ * TRELLIS_E_INVALID_FIELD on anything else (`1.5s`, `-1s`, `0`, `1d`, `100us`).
+ */
+export function parseGatewayDuration(s: string): number {
+  if (!GATEWAY_DURATION.test(s)) {
+    throw new TrellisResourceError(
+      ErrorCodes.INVALID_FIELD,
+      `invalid Gateway API duration ${JSON.stringify(s)}: expected 1 to 4 whole numbers (up to 5 digits) each with unit h, m, s or ms, e.g. 500ms, 10s, 1h30m, 0s`,
+    );
+  }
+  return parseDuration(s);
+}

@@ -5,7 +5,7 @@ export { KINDS, kindDescriptor, knownKindNames, resolveKind, apiVersionOf, split
 export { parseManifests, mergeParseResults, emptyParseResult, type ParseResult } from './parse-manifests.js';
 export { loadManifests, listManifestFiles } from './load.js';
 export { parseObject, parseDocumentValue, type ObjectParseResult } from './parse-object.js';
-export { parseDuration, formatDuration } from './duration.js';
+export { parseDuration, formatDuration, parseGatewayDuration } from './duration.js';
 export { quantityToMilli } from './quantity.js';
 export { defaultMeshConfigSpec, MIN_CERT_LIFETIME_MS } from './mesh-config.js';
 export { appProtocolOf } from './core.js';

@@ -30,6 +30,9 @@ export const KINDS: readonly KindDescriptor[] = Object.freeze([
   { kind: 'TCPRoute', group: 'specs.smi-spec.io', versions: SMI_SPECS_VERSIONS, plural: 'tcproutes', singular: 'tcproute', shortNames: ['tcpr'], namespaced: true },
   { kind: 'UDPRoute', group: 'specs.smi-spec.io', versions: SMI_SPECS_VERSIONS, plural: 'udproutes', singular: 'udproute', shortNames: ['udpr'], namespaced: true },
   { kind: 'TrafficSplit', group: 'split.smi-spec.io', versions: ['v1alpha1', 'v1alpha2', 'v1alpha3', 'v1alpha4'], plural: 'trafficsplits', singular: 'trafficsplit', shortNames: ['ts'], namespaced: true },
+  { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1beta1', 'v1'], plural: 'httproutes', singular: 'httproute', shortNames: [], namespaced: true },
+  { kind: 'TrafficPolicy', group: 'policy.trellis.dev', versions: ['v1alpha1'], plural: 'trafficpolicies', singular: 'trafficpolicy', shortNames: ['tp'], namespaced: true },
+  { kind: 'FaultInjection', group: 'policy.trellis.dev', versions: ['v1alpha1'], plural: 'faultinjections', singular: 'faultinjection', shortNames: ['fi'], namespaced: true },
 ] satisfies KindDescriptor[]).map((d) => Object.freeze(d));
 
 const BY_KIND = new Map<string, KindDescriptor>(KINDS.map((d) => [d.kind, d]));

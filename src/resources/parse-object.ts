@@ -14,6 +14,9 @@ import { workloadInstanceParser } from './workload-instance.js';
 import { trafficTargetParser } from './traffic-target.js';
 import { httpRouteGroupParser, l4RouteParser } from './traffic-specs.js';
 import { trafficSplitParser } from './traffic-split.js';
+import { httpRouteParser } from './http-route.js';
+import { trafficPolicyParser } from './traffic-policy.js';
+import { faultInjectionParser } from './fault-injection.js';
 import { describeValue, formatPath, isPlainObject, type FieldPath, type IssueSink } from './validate.js';
 
 const PARSERS: Record<ResourceKind, KindParser<unknown>> = {
@@ -28,6 +31,9 @@ const PARSERS: Record<ResourceKind, KindParser<unknown>> = {
   TCPRoute: l4RouteParser,
   UDPRoute: l4RouteParser,
   TrafficSplit: trafficSplitParser,
+  HTTPRoute: httpRouteParser,
+  TrafficPolicy: trafficPolicyParser,
+  FaultInjection: faultInjectionParser,
 };
 
 const ENVELOPE = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];

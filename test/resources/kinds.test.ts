@@ -14,6 +14,18 @@ describe('kind registry', () => {
     assert.equal(resolveKind('tt'), 'TrafficTarget');
   });
 
+  it('knows the traffic management kinds: HTTPRoute (v1beta1, v1), TrafficPolicy (tp), FaultInjection (fi)', () => {
+    for (const input of ['httproutes', 'httproute', 'HTTPRoute', 'httproutes.gateway.networking.k8s.io']) assert.equal(resolveKind(input), 'HTTPRoute', input);
+    assert.equal(resolveKind('htr'), 'HTTPRouteGroup');
+    assert.equal(resolveKind('tp'), 'TrafficPolicy');
+    assert.equal(resolveKind('fi'), 'FaultInjection');
+    assert.deepEqual(kindDescriptor('HTTPRoute')!.versions, ['v1beta1', 'v1']);
+    assert.equal(kindDescriptor('HTTPRoute')!.group, 'gateway.networking.k8s.io');
+    for (const kind of ['TrafficPolicy', 'FaultInjection'] as const) {
+      assert.deepEqual([kindDescriptor(kind)!.group, kindDescriptor(kind)!.versions, kindDescriptor(kind)!.namespaced], ['policy.trellis.dev', ['v1alpha1'], true]);
+    }
+  });
+
   it('resolves plural.group as kubectl does', () => {
     assert.equal(resolveKind('trafficsplits.split.smi-spec.io'), 'TrafficSplit');
     assert.throws(() => resolveKind('trafficsplits.example.com'));
