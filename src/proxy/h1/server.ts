@@ -77,12 +77,13 @@ const REASONS: Record<number, string> = {
   500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
 };
 
-export function localResponse(status: number, body: string, headers: [string, string][] = [], close = false): string {
+export function localResponse(status: number, body: string, headers: [string, string][] = [], close = false, headOnly = false): string {
   const text = body.endsWith('\n') ? body : body + '\n';
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n`;
   for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
   if (close) head += 'connection: close\r\n';
-  return head + '\r\n' + text;
+  // A response to HEAD carries the length of the body it would have had, not the body.
+  return head + '\r\n' + (headOnly ? '' : text);
 }
 
 /** Heads are parsed as latin1 (bytes as they came); they leave the same way. */
@@ -167,7 +168,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     if (decision.kind === 'reply') {
       // Discard a request body we will not read: close instead of resynchronising.
       const close = req.close || req.framing.kind !== 'none';
-      client.write(localResponse(decision.status, decision.body, decision.headers, close));
+      client.write(localResponse(decision.status, decision.body, decision.headers, close, req.method === 'HEAD'));
       decision.done?.(decision.status);
       finish(close, rest);
       return;
@@ -200,7 +201,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       d.attempt?.({ failure: kind });
       if (kind !== 'overflow' && tryAgain(req, d, { failure: kind }, body)) return;
       const reply = d.fail(kind, err);
-      if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true));
+      if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true, req.method === 'HEAD'));
       d.done(reply.status);
       busy = false;
       bodySink = undefined;
@@ -288,7 +289,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
 
     function fail(err: Error): void {
       const reply = d.fail(failureKind(err as NodeJS.ErrnoException), err);
-      if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true));
+      if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true, req.method === 'HEAD'));
       d.done(reply.status);
       busy = false;
       bodySink = undefined;
