@@ -48,7 +48,12 @@ interface Instance {
   published: boolean;
   publishedStatus?: string;
   ready: boolean;
+  /** Consecutive failed probes; a ready instance leaves rotation after FAILURE_THRESHOLD of them. */
+  failures?: number;
 }
+
+/** As Kubernetes' readinessProbe failureThreshold: one slow probe on a busy machine does not pull an endpoint. */
+const FAILURE_THRESHOLD = 3;
 
 export class LocalRunner {
   readonly paths: StatePaths;
@@ -223,7 +228,15 @@ export class LocalRunner {
           fetch(`http://127.0.0.1:${s.adminPort}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
           s.ports.length === 0 ? Promise.resolve(inst.app.running) : canConnect(s.ports[0]!.port),
         ]);
-        inst.ready = proxyReady && appReady;
+        if (proxyReady && appReady) {
+          inst.failures = 0;
+          inst.ready = true;
+        } else {
+          inst.failures = (inst.failures ?? 0) + 1;
+          // A process that exited is out at once; a probe that timed out needs company.
+          const exited = !inst.app.running || !inst.proxy.running;
+          inst.ready = inst.ready && !exited && inst.failures < FAILURE_THRESHOLD;
+        }
         // Readiness goes into spec (the compiler reads it); pids into status, for `trellis status`.
         const status = { pid: inst.app.pid, proxyPid: inst.proxy.pid, restarts: inst.app.restarts };
         const statusKey = JSON.stringify(status);

@@ -36,6 +36,19 @@ export function createAdminServer(state: ProxyState, xds: XdsState): http.Server
             controlPlane: xds,
             certificate: m ? { notAfter: m.notAfter.toISOString() } : null,
             snapshot: state.snapshot ?? null,
+            // What the snapshot cannot say: each endpoint's health, ejection and load now (Envoy's /clusters).
+            endpoints: Object.fromEntries(
+              [...state.table.clusters].map(([name, c]) => [
+                name,
+                c.endpoints.map((e) => ({
+                  instance: e.config.instance,
+                  healthy: e.healthy,
+                  ejected: e.ejectedUntil > Date.now(),
+                  ejections: e.ejections,
+                  active: e.active,
+                })),
+              ]),
+            ),
           },
           null,
           2,

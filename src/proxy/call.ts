@@ -99,6 +99,7 @@ interface Call {
 /** The outcome as outlier detection and retries see it; overflow never reached the endpoint. */
 function upstreamOutcome(o: AttemptOutcome): UpstreamOutcome | undefined {
   if ('status' in o) return o;
+  if ('cancelled' in o) return undefined;
   if (o.failure === 'overflow') return undefined;
   return { failure: o.failure === 'identity' ? 'connect' : o.failure };
 }
@@ -199,9 +200,9 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
 
   // Circuit breaker: requests in flight to the cluster.
   const maxRequests = cluster.config.policy?.circuitBreaker?.maxRequests;
-  if (maxRequests !== undefined && cluster.active >= maxRequests) {
+  if (maxRequests !== undefined && cluster.load.active >= maxRequests) {
     event(state, 'overflow_requests', cluster.config.name);
-    return localReply(state, 'overflow', 503, `trellis: ${cluster.config.name} has ${cluster.active} requests in flight (circuit breaker maxRequests ${maxRequests})`, [
+    return localReply(state, 'overflow', 503, `trellis: ${cluster.config.name} has ${cluster.load.active} requests in flight (circuit breaker maxRequests ${maxRequests})`, [
       ['x-trellis-overloaded', 'max-requests'],
     ]);
   }
@@ -244,8 +245,8 @@ function tryOnce(call: Call, delayMs: number): ForwardDecision | undefined {
   const isRetry = call.retries > 0;
   call.tried.add(ep);
   ep.active++;
-  cluster.active++;
-  if (isRetry) cluster.retrying++;
+  cluster.load.active++;
+  if (isRetry) cluster.load.retrying++;
   let settled = false;
   const d: ForwardDecision = {
     kind: 'forward',
@@ -261,8 +262,8 @@ function tryOnce(call: Call, delayMs: number): ForwardDecision | undefined {
       if (settled) return;
       settled = true;
       ep.active--;
-      cluster.active--;
-      if (isRetry) cluster.retrying--;
+      cluster.load.active--;
+      if (isRetry) cluster.load.retrying--;
       if ('failure' in outcome && outcome.failure === 'timeout') event(state, 'timeout', cluster.config.name);
       const u = upstreamOutcome(outcome);
       if (u && cluster.outlier?.record(ep, u, Date.now())) event(state, 'outlier_ejection', cluster.config.name);
@@ -301,7 +302,7 @@ function nextTry(call: Call, outcome: AttemptOutcome): ForwardDecision | undefin
   if (call.deadline !== undefined && now + delay >= call.deadline) return undefined;
   const { cluster, state } = call;
   const maxRetries = cluster.config.policy?.circuitBreaker?.maxRetries;
-  if (maxRetries !== undefined && cluster.retrying >= maxRetries) {
+  if (maxRetries !== undefined && cluster.load.retrying >= maxRetries) {
     event(state, 'overflow_retries', cluster.config.name);
     return undefined;
   }

@@ -29,7 +29,7 @@ export class ListenerManager {
   async apply(snapshot: Snapshot): Promise<void> {
     const material = this.state.credentials.material;
     if (!material) throw new Error('no workload certificate yet');
-    const table = buildRoutingTable(snapshot, this.state.table, { connect: (ep) => this.state.pool.connect(ep.config) });
+    const table = buildRoutingTable(snapshot, this.state.table, { connect: (ep) => this.state.pool.connect(ep.config), pool: this.state.meshPool });
     const inbound = snapshot.inbound.map((l) => ({ l, config: inboundConfig(l, snapshot.mesh.mtlsMode, snapshot.node.namespace, snapshot.node.serviceAccount) }));
 
     const wanted = new Map<number, { kind: string; create: () => Bound; update?: (b: Bound) => void }>();

@@ -19,7 +19,8 @@ import type {
 import { createBalancer, type Balancer } from './balancer.js';
 import { endpointState, type EndpointState } from './endpoint-state.js';
 import { H1Pool } from './h1/pool.js';
-import { HealthChecker, httpProbe, tcpProbe } from './health-check.js';
+import { HealthChecker, httpProbe, tcpProbe, type Probe } from './health-check.js';
+import { pooledHttpProbe } from './h1/mirror.js';
 import { compileMatcher, type RequestHead, type RequestMatcher } from './http-match.js';
 import { OutlierDetector } from './outlier.js';
 import { RetryBudget } from './retry.js';
@@ -34,9 +35,8 @@ export interface RuntimeCluster {
   readonly health?: HealthChecker;
   /** Its own keep-alive pool when a circuit breaker caps connections; otherwise the shared one. */
   readonly pool?: H1Pool;
-  /** Requests in flight and retries in flight, for circuit breaking. */
-  active: number;
-  retrying: number;
+  /** Requests and retries in flight, for circuit breaking; one object shared by every table the cluster is carried into. */
+  readonly load: { active: number; retrying: number };
   /** Set on the stand-in for invalid Gateway API backends: requests that land here get 500. */
   readonly invalid?: string;
 }
@@ -83,6 +83,8 @@ export interface RoutingTable {
 export interface RoutingDeps {
   /** An mTLS connection to an endpoint (health checks). */
   connect?: (ep: EndpointState) => net.Socket | undefined;
+  /** The keep-alive pool HTTP health checks share with traffic. */
+  pool?: H1Pool;
 }
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
@@ -128,10 +130,22 @@ function buildCluster(c: ClusterConfig, prev: RuntimeCluster | undefined, localZ
         if (!s) throw new Error('no workload certificate yet');
         return s;
       };
-      const probe =
+      const host = `${c.service}.${c.namespace}:${c.port}`;
+      const expected = hc.expectedStatuses ? new Set(hc.expectedStatuses) : undefined;
+      const sharedPool = deps.pool;
+      const probe: Probe =
         hc.type === 'tcp'
           ? tcpProbe(connect)
-          : httpProbe(connect, hc.path, () => `${c.service}.${c.namespace}:${c.port}`, hc.expectedStatuses);
+          : sharedPool
+            ? (ep, timeoutMs) =>
+                pooledHttpProbe(
+                  { pool: current.pool ?? sharedPool, key: `${ep.config.address}:${ep.config.port}`, connect: () => connect(ep) },
+                  hc.path,
+                  host,
+                  timeoutMs,
+                  (status) => (expected ? expected.has(status) : status >= 200 && status < 400),
+                )
+            : httpProbe(connect, hc.path, () => host, hc.expectedStatuses);
       health = new HealthChecker(hc, probe);
     }
     health.setEndpoints(endpoints);
@@ -158,8 +172,7 @@ function buildCluster(c: ClusterConfig, prev: RuntimeCluster | undefined, localZ
     ...(outlierTimer ? { outlierTimer } : {}),
     ...(health ? { health } : {}),
     ...(pool ? { pool } : {}),
-    active: prev?.active ?? 0,
-    retrying: prev?.retrying ?? 0,
+    load: prev?.load ?? { active: 0, retrying: 0 },
   };
   return current;
 }
@@ -169,8 +182,7 @@ function invalidCluster(reason: string): RuntimeCluster {
     config: { name: '', service: '', namespace: '', port: 0, protocol: 'http', endpoints: [] },
     endpoints: [],
     balancer: { pick: () => undefined },
-    active: 0,
-    retrying: 0,
+    load: { active: 0, retrying: 0 },
     invalid: reason,
   };
 }

@@ -1,5 +1,6 @@
-// Request mirroring, fire and forget: a copy of the request goes to another
-// upstream and its answer is read and thrown away. The copy never holds the
+// Side requests, fire and forget: a copy of a request (mirroring) or a probe
+// (active health checks) goes to an upstream over the keep-alive pool, and
+// its answer is read and thrown away; only the outcome is reported. The copy never holds the
 // real exchange back: if its connection is not there yet the bytes wait in a
 // small buffer, and if it cannot keep up (buffer full, socket not writable)
 // the copy is abandoned rather than slowing the caller.
@@ -17,7 +18,7 @@ export interface MirrorCopy {
   write(chunk: Buffer): void;
 }
 
-export function startMirror(target: MirrorTarget, method = 'GET'): MirrorCopy {
+export function startMirror(target: MirrorTarget, method = 'GET', timeoutMs = MIRROR_TIMEOUT_MS): MirrorCopy {
   let conn: UpstreamConnection | undefined;
   let pending: Buffer[] | undefined = [target.head];
   let pendingBytes = target.head.length;
@@ -35,7 +36,7 @@ export function startMirror(target: MirrorTarget, method = 'GET'): MirrorCopy {
     }
     target.done?.(outcome);
   };
-  const timer = setTimeout(() => finish({ failure: 'timeout' }, false), MIRROR_TIMEOUT_MS);
+  const timer = setTimeout(() => finish({ failure: 'timeout' }, false), timeoutMs);
   timer.unref();
 
   const send = (b: Buffer) => {
@@ -106,4 +107,18 @@ export function startMirror(target: MirrorTarget, method = 'GET'): MirrorCopy {
       send(chunk);
     },
   };
+}
+
+/** An HTTP health probe over the keep-alive pool (Envoy reuses health-check connections too). */
+export function pooledHttpProbe(
+  target: Omit<MirrorTarget, 'head' | 'done'>,
+  path: string,
+  host: string,
+  timeoutMs: number,
+  expected: (status: number) => boolean,
+): Promise<'healthy' | 'unhealthy'> {
+  return new Promise((resolve) => {
+    const head = Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\nuser-agent: trellis-health-check\r\n\r\n`, 'latin1');
+    startMirror({ ...target, head, done: (o) => resolve('status' in o && expected(o.status) ? 'healthy' : 'unhealthy') }, 'GET', timeoutMs);
+  });
 }

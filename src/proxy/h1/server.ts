@@ -13,7 +13,7 @@ import { startMirror, type MirrorCopy } from './mirror.js';
 export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity' | 'overflow';
 
 /** How one try ended: the upstream's status, or a failure before any response. */
-export type AttemptOutcome = { status: number } | { failure: FailureKind };
+export type AttemptOutcome = { status: number } | { failure: FailureKind } | { cancelled: true };
 
 /** What to do with an upstream response head before anything reaches the client. */
 export interface ResponseEdits {
@@ -215,6 +215,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     abortExchange = () => {
       abandoned = true;
       if (delayTimer) clearTimeout(delayTimer);
+      d.attempt?.({ cancelled: true });
       d.done(0);
     };
     const go = () => {
@@ -460,6 +461,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
         settled = true;
         up.handlers = undefined;
         up.socket.destroy();
+        if (!responded) d.attempt?.({ cancelled: true });
         d.done(0);
       }
     };
