@@ -300,7 +300,7 @@ describe('mesh routing (GAMMA HTTPRoute)', { timeout: 600_000 }, () => {
     );
   });
 
-  it('weights: 70/30/0 within ±0.05 over 500 requests, nothing to weight 0', async () => {
+  it('weights: 70/30/0 within ±0.05 over 2,000 requests, nothing to weight 0', async () => {
     await withRoute(
       route(
         'weights',
@@ -315,7 +315,7 @@ describe('mesh routing (GAMMA HTTPRoute)', { timeout: 600_000 }, () => {
         let next = 0;
         await Promise.all(
           Array.from({ length: 10 }, async () => {
-            while (next < 500) {
+            while (next < 2000) {
               next++;
               const r = await send('/');
               assert.equal(r.status, 200, r.body);
