@@ -98,7 +98,11 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
   });
 
   // Shared by every proxy (the bare short names are resolved by the proxy itself).
-  const meshRoutes = meshRoutesByService(index.list('HTTPRoute'), (ns, name) => cat.services.has(`${ns}/${name}`), diagnostics);
+  const meshRoutes = meshRoutesByService(
+    index.list('HTTPRoute'),
+    (ns, name) => cat.services.get(`${ns}/${name}`)?.ports.map((p) => ({ port: p.port.port, name: p.port.name, http: protocolOf(p.port.appProtocol) === 'http' })),
+    diagnostics,
+  );
   const vhostList = stable(
     'vhosts',
     compileVirtualHosts(

@@ -178,6 +178,7 @@ export function resolveBackend(
   b: BackendObjectReference,
   where: string,
   ctx: RouteContext,
+  mirror = false,
 ): string | { reason: string; condition: 'InvalidKind' | 'BackendNotFound' | 'RefNotPermitted' } {
   const id = `${route.metadata.namespace}/${route.metadata.name}`;
   if (b.group !== '' || b.kind !== 'Service') {
@@ -195,7 +196,7 @@ export function resolveBackend(
   const port = b.port ?? ctx.parentPort;
   if (!svc || port === undefined || !svc.ports.some((p) => p.port.port === port)) {
     const reason = !svc ? `backend Service ${b.namespace}/${b.name} does not exist (BackendNotFound)` : `backend Service ${b.namespace}/${b.name} has no port ${port} (BackendNotFound)`;
-    ctx.diagnostics.warn(route, `${where}: ${reason}; ${id} answers 500 for its share`);
+    ctx.diagnostics.warn(route, `${where}: ${reason}; ${mirror ? 'no copy is sent' : `${id} answers 500 for its share`}`);
     return { reason, condition: 'BackendNotFound' };
   }
   return clusterName(b.namespace, b.name, port);
@@ -228,12 +229,14 @@ function compileFilters(route: HTTPRouteResource, filters: readonly HTTPRouteFil
         out.rewrite = { ...(f.hostname ? { hostname: f.hostname } : {}), ...(f.path ? { path: pathModifier(f.path) } : {}) };
         break;
       case 'RequestMirror': {
-        const resolved = resolveBackend(route, f.backendRef, `${where} mirror`, ctx);
+        const resolved = resolveBackend(route, f.backendRef, `${where} mirror`, ctx, true);
         if (typeof resolved === 'string') (out.mirrors ??= []).push({ cluster: resolved, percent: f.percent });
         break;
       }
       case 'RequestRedirect':
-        break; // the rule's action
+        // The rule's action; as a backend filter it has no meaning.
+        if (where.includes(' backend ')) ctx.diagnostics.warn(route, `${where}: RequestRedirect as a backend filter is ignored; put it on the rule`);
+        break;
     }
   }
   return Object.keys(out).length > 0 ? out : undefined;
@@ -243,22 +246,38 @@ function compileFilters(route: HTTPRouteResource, filters: readonly HTTPRouteFil
 export interface MeshRouteAttachment {
   route: HTTPRouteResource;
   port?: number;
+  /** GAMMA: a Service parent's sectionName names one of its ports. */
+  sectionName?: string;
 }
 
 /** HTTPRoutes whose parent is a Service, by Service (`ns/name`). */
-export function meshRoutesByService(routes: readonly HTTPRouteResource[], hasService: (ns: string, name: string) => boolean, diagnostics: Diagnostics): Map<string, MeshRouteAttachment[]> {
+export function meshRoutesByService(
+  routes: readonly HTTPRouteResource[],
+  servicePorts: (ns: string, name: string) => { port: number; name?: string; http: boolean }[] | undefined,
+  diagnostics: Diagnostics,
+): Map<string, MeshRouteAttachment[]> {
   const out = new Map<string, MeshRouteAttachment[]>();
   for (const route of routes) {
     for (const ref of route.spec.parentRefs) {
       if (ref.kind !== 'Service') continue;
-      if (!hasService(ref.namespace, ref.name)) {
+      const ports = servicePorts(ref.namespace, ref.name);
+      if (!ports) {
         diagnostics.warn(route, `parent Service ${ref.namespace}/${ref.name} does not exist (NoMatchingParent): the route applies once it does`);
         continue;
+      }
+      const chosen = ports.filter((p) => (ref.port === undefined || p.port === ref.port) && (ref.sectionName === undefined || p.name === ref.sectionName));
+      if (chosen.length === 0) {
+        const which = [ref.port !== undefined ? `port ${ref.port}` : '', ref.sectionName !== undefined ? `a port named ${ref.sectionName}` : ''].filter(Boolean).join(' and ');
+        diagnostics.warn(route, `parent Service ${ref.namespace}/${ref.name} has no ${which} (NoMatchingParent)`);
+        continue;
+      }
+      if (!chosen.some((p) => p.http)) {
+        diagnostics.warn(route, `parent Service ${ref.namespace}/${ref.name}: the chosen ports are TCP; an HTTPRoute does not apply to them`);
       }
       if (route.spec.hostnames.length > 0) diagnostics.warn(route, `hostnames are ignored for a Service parent (GAMMA)`);
       const key = `${ref.namespace}/${ref.name}`;
       const list = out.get(key) ?? [];
-      list.push(ref.port === undefined ? { route } : { route, port: ref.port });
+      list.push({ route, ...(ref.port !== undefined ? { port: ref.port } : {}), ...(ref.sectionName !== undefined ? { sectionName: ref.sectionName } : {}) });
       out.set(key, list);
     }
   }

@@ -132,7 +132,7 @@ export function compileVirtualHosts(
       for (const m of split.spec.matches) inputs.push(m.kind === 'HTTPRouteGroup' ? index.get('HTTPRouteGroup', ns, m.name) : index.get('TCPRoute', ns, m.name));
     }
     for (const a of r.meshRoutes) {
-      inputs.push(a.route, a.port);
+      inputs.push(a.route, a.port, a.sectionName);
       for (const b of referencedServices(a.route)) inputs.push(catalog.services.get(b)?.resource);
     }
     out.push(
@@ -170,7 +170,10 @@ function serviceVirtualHosts(
   for (const { port } of svc.ports) {
     const protocol = protocolOf(port.appProtocol);
     const own = clusterName(svc.namespace, svc.name, port.port);
-    const attached = protocol === 'http' ? routing.meshRoutes.filter((a) => a.port === undefined || a.port === port.port) : [];
+    const attached =
+      protocol === 'http'
+        ? routing.meshRoutes.filter((a) => (a.port === undefined || a.port === port.port) && (a.sectionName === undefined || a.sectionName === port.name))
+        : [];
     const producer = attached.filter((a) => a.route.metadata.namespace === svc.namespace).map((a) => a.route);
     let routes: RouteConfig[];
     if (producer.length > 0) {

@@ -135,7 +135,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         document: resource.source?.document ?? 0,
         line: resource.source?.line ?? 0,
         path: message.slice(0, message.indexOf(':')),
-        message: `TrafficPolicy ${resource.metadata.namespace}/${resource.metadata.name}: ${message}`,
+        message: `TrafficPolicy ${resource.metadata.namespace}/${resource.metadata.name}: ${message.slice(message.indexOf(':') + 2)}`,
       })),
   });
 

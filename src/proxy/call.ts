@@ -21,6 +21,8 @@ import type { ProxyState } from './state.js';
 const NO_TIMEOUT_MS = 2 ** 31 - 1;
 
 export const DROP_ON_OUTBOUND: ReadonlySet<string> = new Set(['x-trellis-peer-identity']);
+const NO_FILTERS: readonly RuntimeFilters[] = [];
+const NO_EDITS: readonly HeaderEditsConfig[] = [];
 
 export function localReply(state: ProxyState, reason: string, status: number, body: string, headers?: [string, string][]): Decision {
   state.metrics.localReplies.inc({ reason });
@@ -85,10 +87,11 @@ interface Call {
   path: string;
   drop: ReadonlySet<string>;
   add: string[] | undefined;
-  responseEdits: HeaderEditsConfig[];
+  responseEdits: readonly HeaderEditsConfig[];
   setCookie?: string;
   hashKey?: string;
-  tried: Set<EndpointState>;
+  /** Endpoints tried so far; kept only when retries may happen. */
+  tried?: Set<EndpointState>;
   retries: number;
   /** ms since epoch; undefined = no overall timeout. */
   deadline?: number;
@@ -147,25 +150,25 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
   if (!state.credentials.material) return localReply(state, 'no_endpoint', 503, 'trellis: no workload certificate yet');
 
   // Filters: the route's, then the chosen backend's.
-  const filters: RuntimeFilters[] = [];
-  if (route.filters) filters.push(route.filters);
   const bf = route.backendFilters[ci];
-  if (bf) filters.push(bf);
+  const filters: readonly RuntimeFilters[] = route.filters ? (bf ? [route.filters, bf] : [route.filters]) : bf ? [bf] : NO_FILTERS;
   let upstreamPath = target;
   let drop: ReadonlySet<string> = DROP_ON_OUTBOUND;
   let add: string[] | undefined;
-  const responseEdits: HeaderEditsConfig[] = [];
+  let responseEdits = NO_EDITS;
   if (filters.length > 0) {
     const d = new Set(DROP_ON_OUTBOUND);
     const a: string[] = [];
     const requestEdits: HeaderEditsConfig[] = [];
+    const responses: HeaderEditsConfig[] = [];
     for (const f of filters) {
       const c = f.config;
       if (c.rewrite?.path) upstreamPath = rewritePath(path, query, c.rewrite.path, matchedPrefix);
       if (c.rewrite?.hostname) requestEdits.push({ set: [['host', c.rewrite.hostname]], add: [], remove: [] });
       if (c.requestHeaders) requestEdits.push(c.requestHeaders);
-      if (c.responseHeaders) responseEdits.push(c.responseHeaders);
+      if (c.responseHeaders) responses.push(c.responseHeaders);
     }
+    responseEdits = responses;
     if (requestEdits.length > 0) headerEdits(requestEdits, req.headers, d, a);
     drop = d;
     add = a.length > 0 ? a : undefined;
@@ -173,7 +176,8 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
 
   const timeouts = route.config.timeouts;
   const requestMs = timeouts?.requestMs ?? vh.requestTimeoutMs;
-  const perTry = vh.retries?.perTryTimeoutMs ?? timeouts?.backendRequestMs;
+  // The route's backendRequest is more specific than the policy's perTryTimeout.
+  const perTry = timeouts?.backendRequestMs ?? vh.retries?.perTryTimeoutMs;
   const now = Date.now();
   const call: Call = {
     state,
@@ -184,12 +188,13 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
     drop,
     add,
     responseEdits,
-    tried: new Set(),
     retries: 0,
-    tryTimeoutMs: perTry === 0 ? NO_TIMEOUT_MS : perTry ?? (requestMs ? NO_TIMEOUT_MS : LIMITS.upstreamResponseTimeoutMs),
+    // A request timeout (or `0s`, none) replaces the default per-try limit.
+    tryTimeoutMs: perTry === 0 ? NO_TIMEOUT_MS : perTry ?? (requestMs !== undefined ? NO_TIMEOUT_MS : LIMITS.upstreamResponseTimeoutMs),
     done: state.outboundCounter(vh.config.name, cluster.config.name),
   };
   if (requestMs) call.deadline = now + requestMs;
+  if (vh.retries) call.tried = new Set();
 
   const hashOn = cluster.config.policy?.loadBalancer?.hashOn;
   if (hashOn) {
@@ -208,10 +213,12 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
   }
   vh.budget?.onRequest(now);
 
-  const first = tryOnce(call, delayMs);
+  const first = tryOnce(call, delayMs, now);
   if (!first) return localReply(state, 'no_endpoint', 503, `trellis: no ready endpoint for ${cluster.config.name}`);
-  const mirrors = mirrorTargets(state, filters, req, call);
-  if (mirrors) first.mirrors = mirrors;
+  if (filters.length > 0) {
+    const mirrors = mirrorTargets(state, filters, req, call);
+    if (mirrors) first.mirrors = mirrors;
+  }
   return first;
 }
 
@@ -236,14 +243,14 @@ function mirrorTargets(state: ProxyState, filters: readonly RuntimeFilters[], re
 }
 
 /** One try at an endpoint the balancer picks (another one than before, when it can). */
-function tryOnce(call: Call, delayMs: number): ForwardDecision | undefined {
+function tryOnce(call: Call, delayMs: number, now = Date.now()): ForwardDecision | undefined {
   const { state, cluster } = call;
-  const ep = pickEndpoint(cluster, call.hashKey, call.tried.size > 0 ? call.tried : undefined);
+  const tried = call.tried;
+  const ep = pickEndpoint(cluster, call.hashKey, tried && tried.size > 0 ? tried : undefined, now);
   if (!ep) return undefined;
-  const now = Date.now();
   const remaining = call.deadline === undefined ? NO_TIMEOUT_MS : call.deadline - now - delayMs;
   const isRetry = call.retries > 0;
-  call.tried.add(ep);
+  tried?.add(ep);
   ep.active++;
   cluster.load.active++;
   if (isRetry) cluster.load.retrying++;
@@ -252,7 +259,7 @@ function tryOnce(call: Call, delayMs: number): ForwardDecision | undefined {
     kind: 'forward',
     pool: cluster.pool ?? state.meshPool,
     key: `${ep.config.address}:${ep.config.port}`,
-    connect: () => state.pool.connect(ep.config)!,
+    connect: () => state.pool.connect(ep.config, cluster.config.policy?.connectTimeoutMs)!,
     path: call.path,
     drop: call.drop,
     ...(call.add ? { add: call.add } : {}),

@@ -131,7 +131,8 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
       path: req.target,
       drop: DROP_FROM_PEER,
       add: source ? ['x-trellis-peer-identity', source] : undefined,
-      responseTimeoutMs: LIMITS.upstreamResponseTimeoutMs,
+      // The caller's sidecar enforces the route's and policy's timeouts; this is only a backstop.
+      responseTimeoutMs: LIMITS.inboundResponseTimeoutMs,
       done,
       fail: (kind, err) => ({
         status: kind === 'timeout' ? 504 : 503,

@@ -60,15 +60,35 @@ export function createOutboundTcpServer(state: ProxyState, virtualHost: () => Ru
     const vh = virtualHost();
     const route = vh?.routes[vh.routes.length - 1];
     const cluster = route && pickCluster(route);
-    const ep = cluster && pickEndpoint(cluster);
-    const upstream = ep && state.pool.connect(ep.config);
+    const policy = cluster?.config.policy;
+    const maxConnections = policy?.circuitBreaker?.maxConnections;
+    if (cluster && maxConnections !== undefined && cluster.load.active >= maxConnections) {
+      state.metrics.resilience.inc({ event: 'overflow_connections', cluster: cluster.config.name });
+      client.destroy();
+      return;
+    }
+    const ep = cluster && pickEndpoint(cluster, policy?.loadBalancer?.hashOn && 'sourceIdentity' in policy.loadBalancer.hashOn ? state.snapshot?.node.identity : undefined);
+    const upstream = ep && state.pool.connect(ep.config, policy?.connectTimeoutMs);
     if (!vh || !cluster || !ep || !upstream) {
       state.metrics.localReplies.inc({ reason: 'no_endpoint' });
       client.destroy();
       return;
     }
     state.metrics.tcpConnections.inc({ direction: 'outbound', destination: cluster.config.name });
-    pipeBoth(client, upstream, LIMITS.tcpIdleTimeoutMs);
+    // Connections count towards the circuit breaker and LeastRequest while they last.
+    cluster.load.active++;
+    ep.active++;
+    upstream.once('close', () => {
+      cluster.load.active--;
+      ep.active--;
+    });
+    let connected = false;
+    upstream.once('secureConnect', () => (connected = true));
+    upstream.once('error', () => {
+      if (!connected) cluster.outlier?.record(ep, { failure: 'connect' }, Date.now());
+    });
+    // timeouts.idle: 0 turns the idle timeout off.
+    pipeBoth(client, upstream, policy?.idleTimeoutMs ?? LIMITS.tcpIdleTimeoutMs);
   });
   server.maxConnections = LIMITS.maxConnections;
   return server;

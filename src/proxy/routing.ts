@@ -153,15 +153,20 @@ function buildCluster(c: ClusterConfig, prev: RuntimeCluster | undefined, localZ
 
   const cb = policy?.circuitBreaker;
   let pool: H1Pool | undefined;
-  if (cb && (cb.maxConnections !== undefined || cb.maxPendingRequests !== undefined)) {
+  // Its own pool when the breaker caps connections or the policy sets how long idle ones live.
+  if ((cb && (cb.maxConnections !== undefined || cb.maxPendingRequests !== undefined)) || policy?.idleTimeoutMs !== undefined) {
     const n = Math.max(1, endpoints.length);
     const limits = {
-      idleTimeoutMs: Math.min(policy?.idleTimeoutMs ?? 30_000, 30_000),
+      // Below the peer's keep-alive timeout (60 s), so a reused connection is rarely one it is closing.
+      idleTimeoutMs: policy?.idleTimeoutMs ? Math.min(policy.idleTimeoutMs, 55_000) : 30_000,
       // Envoy caps these per cluster; Trellis splits them evenly across endpoints (docs/traffic-management.md).
-      maxConnections: cb.maxConnections !== undefined ? Math.max(1, Math.ceil(cb.maxConnections / n)) : 256,
-      maxPending: cb.maxPendingRequests !== undefined ? Math.ceil(cb.maxPendingRequests / n) : 4096,
+      maxConnections: cb?.maxConnections !== undefined ? Math.max(1, Math.ceil(cb.maxConnections / n)) : 256,
+      maxPending: cb?.maxPendingRequests !== undefined ? Math.ceil(cb.maxPendingRequests / n) : 4096,
     };
-    pool = prev?.pool && json(prev.config.policy?.circuitBreaker) === json(cb) && prev.endpoints.length === endpoints.length ? prev.pool : new H1Pool(limits);
+    pool =
+      prev?.pool && json(prev.config.policy?.circuitBreaker) === json(cb) && prev.config.policy?.idleTimeoutMs === policy?.idleTimeoutMs && prev.endpoints.length === endpoints.length
+        ? prev.pool
+        : new H1Pool(limits);
   }
 
   const current: RuntimeCluster = {
@@ -309,8 +314,14 @@ export function pickCluster(route: RuntimeRoute): RuntimeCluster | undefined {
   return i < 0 ? undefined : route.clusters[i];
 }
 
+// One context object for every pick: picks are synchronous, and the request path allocates less.
+const pickContext: { now: number; hashKey?: string; tried?: ReadonlySet<EndpointState> } = { now: 0 };
+
 /** The balancer's choice among the cluster's endpoints. */
-export function pickEndpoint(cluster: RuntimeCluster, hashKey?: string, tried?: ReadonlySet<EndpointState>): EndpointState | undefined {
-  return cluster.balancer.pick({ now: Date.now(), ...(hashKey !== undefined ? { hashKey } : {}), ...(tried ? { tried } : {}) });
+export function pickEndpoint(cluster: RuntimeCluster, hashKey?: string, tried?: ReadonlySet<EndpointState>, now = Date.now()): EndpointState | undefined {
+  pickContext.now = now;
+  pickContext.hashKey = hashKey;
+  pickContext.tried = tried;
+  return cluster.balancer.pick(pickContext);
 }
 

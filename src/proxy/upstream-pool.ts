@@ -9,6 +9,7 @@ import type { EndpointConfig } from '../compiler/snapshot.js';
 import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import type { Credentials, TlsMaterial } from './credentials.js';
 import { TLS_OPTIONS } from './credentials.js';
+import { LIMITS } from './limits.js';
 
 export function verifyPeerIdentity(expected: string) {
   return (_host: string, cert: tls.PeerCertificate): Error | undefined => {
@@ -39,8 +40,11 @@ export class UpstreamPool {
     return c;
   }
 
-  /** A new mTLS connection to an endpoint; the peer must present the endpoint's identity. */
-  connect(ep: EndpointConfig): tls.TLSSocket | undefined {
+  /**
+   * A new mTLS connection to an endpoint; the peer must present the endpoint's
+   * identity. Connecting (TCP and TLS handshake) must finish within `timeoutMs`.
+   */
+  connect(ep: EndpointConfig, timeoutMs = LIMITS.connectTimeoutMs): tls.TLSSocket | undefined {
     if (!this.material) return undefined;
     const socket = tls.connect({
       host: ep.address,
@@ -51,7 +55,15 @@ export class UpstreamPool {
       noDelay: true,
       ...TLS_OPTIONS,
     } as tls.ConnectionOptions);
-    socket.once('secureConnect', () => socket.setNoDelay(true));
+    const timer = setTimeout(() => {
+      socket.destroy(Object.assign(new Error(`connect timeout after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    timer.unref();
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.setNoDelay(true);
+    });
+    socket.once('close', () => clearTimeout(timer));
     return socket;
   }
 }

@@ -124,6 +124,17 @@ describe('compiler: HTTPRoute with a Service parent', () => {
     assert.equal(target(vhost(s, 'shop/echo:8080').routes[0]!), 'shop/echo:8080');
   });
 
+  it('attaches by sectionName (the Service port name), and reports a parent port that does not exist', () => {
+    const r = mesh(
+      route('by-name', `  parentRefs: [{group: "", kind: Service, name: echo, sectionName: alt}]\n  rules: [{backendRefs: [{name: v1, port: 80}]}]\n`),
+      route('no-port', `  parentRefs: [{group: "", kind: Service, name: echo, port: 9999}]\n  rules: [{backendRefs: [{name: v2, port: 80}]}]\n`),
+    );
+    const s = snap(r);
+    assert.equal(target(vhost(s, 'shop/echo:80').routes[0]!), 'shop/echo:80');
+    assert.equal(target(vhost(s, 'shop/echo:8080').routes[0]!), 'shop/v1:80');
+    assert.ok(messages(r).some((m) => m === 'HTTPRoute/no-port: parent Service shop/echo has no port 9999 (NoMatchingParent)'));
+  });
+
   it('lets a consumer route change only its own namespace', () => {
     const r = mesh(route('mine', `  parentRefs: [{group: "", kind: Service, name: echo, namespace: shop}]\n  rules: [{backendRefs: [{name: v2, namespace: shop, port: 80}]}]\n`, 'other'));
     const inShop = buildVh(snap(r, 'shop/client-0'));

@@ -257,14 +257,18 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     let replay: Buffer[] | undefined = d.retry ? [] : undefined;
     let replayBytes = 0;
     const mirrors: MirrorCopy[] | undefined = d.mirrors?.map((m) => startMirror(m, req.method));
-    const sentBody = (b: Buffer) => {
-      if (replay) {
-        replayBytes += b.length;
-        if (replayBytes > REPLAY_LIMIT) replay = undefined;
-        else replay.push(b);
-      }
-      if (mirrors) for (const m of mirrors) m.write(b);
-    };
+    // Only calls with retries or mirrors keep or copy body bytes.
+    const sentBody =
+      replay || mirrors
+        ? (b: Buffer) => {
+            if (replay) {
+              replayBytes += b.length;
+              if (replayBytes > REPLAY_LIMIT) replay = undefined;
+              else replay.push(b);
+            }
+            if (mirrors) for (const m of mirrors) m.write(b);
+          }
+        : undefined;
     /** The request body again (plus bytes after it), when a retry may send it. */
     const replayable = (): Buffer | undefined => {
       if (!replay || !reqBody.done) return undefined;
@@ -345,7 +349,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
         sentBodyBytes = true;
         const b = n === chunk.length ? chunk : chunk.subarray(0, n);
         writeUp(b);
-        sentBody(b);
+        sentBody?.(b);
       }
       if (n < chunk.length) {
         extra = chunk.subarray(n);
@@ -472,7 +476,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       const n = reqBody.consume(rest, 0);
       sentBodyBytes = n > 0;
       writeUp(joinSmall(head, rest.subarray(0, n)));
-      sentBody(rest.subarray(0, n));
+      sentBody?.(rest.subarray(0, n));
       if (n < rest.length) {
         extra = rest.subarray(n);
         client.pause();
