@@ -261,6 +261,29 @@ export interface RateLimitConfig {
   matches: HttpMatchConfig[];
 }
 
+/** One listener of a Gateway the proxy serves (ingress). */
+export interface GatewayListenerConfig {
+  /** `<namespace>/<gateway>/<listener>`. */
+  name: string;
+  /** Port to bind (on the instance's address). Listeners of one Gateway may share a port (different hostnames). */
+  port: number;
+  protocol: 'http' | 'https';
+  /** HTTPS: PEM material from a Secret, or files the proxy reads itself. */
+  tls?: { certPem: string; keyPem: string } | { certFile: string; keyFile: string };
+  /**
+   * Routes by request host: the exact host first, then the longest matching
+   * wildcard (`*.example.com`), then `*` (any host). Each virtual host's
+   * `domains` holds exactly one such pattern; routes are in precedence order.
+   */
+  virtualHosts: VirtualHost[];
+}
+
+export interface GatewayConfig {
+  /** `<namespace>/<gateway>`. */
+  name: string;
+  listeners: GatewayListenerConfig[];
+}
+
 export interface Snapshot {
   /** Content hash of everything else; equal versions are equal snapshots. */
   version: string;
@@ -269,4 +292,6 @@ export interface Snapshot {
   inbound: InboundListener[];
   outbound: OutboundConfig;
   clusters: ClusterConfig[];
+  /** Set when the proxy is a gateway (ingress) instead of a sidecar. */
+  gateway?: GatewayConfig;
 }

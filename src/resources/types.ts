@@ -277,6 +277,75 @@ export interface HTTPRouteSpec {
 }
 export type HTTPRouteResource = ResourceBase<'HTTPRoute', HTTPRouteSpec>;
 
+// ---- gateway.networking.k8s.io (Gateway, GatewayClass) and core Secret -----
+
+export interface GatewayClassSpec {
+  /** Trellis accepts classes whose controllerName is `trellis.dev/gateway-controller`. */
+  controllerName: string;
+  description?: string;
+}
+export type GatewayClassResource = ResourceBase<'GatewayClass', GatewayClassSpec>;
+
+export interface SecretObjectReference {
+  group: string;
+  /** `Secret` (core) is the only kind Trellis resolves; others are kept for status (InvalidCertificateRef). */
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface GatewayTLSConfig {
+  mode: 'Terminate' | 'Passthrough';
+  certificateRefs: SecretObjectReference[];
+  /**
+   * Implementation-specific options. Trellis reads `trellis.dev/cert-file` and
+   * `trellis.dev/key-file` (PEM files; relative paths are relative to the
+   * manifest's folder and are made absolute when the manifest is parsed).
+   */
+  options: Record<string, string>;
+}
+
+export interface GatewayListener {
+  name: string;
+  /** Lower-case; may start with `*.`; undefined = any host. */
+  hostname?: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS' | 'TCP' | 'TLS';
+  tls?: GatewayTLSConfig;
+  allowedRoutes: {
+    namespaces: { from: 'Same' | 'All' | 'Selector'; selector?: { matchLabels: Record<string, string> } };
+    /** Route kinds allowed; default [HTTPRoute]. */
+    kinds: { group: string; kind: string }[];
+  };
+}
+
+export interface GatewaySpec {
+  gatewayClassName: string;
+  listeners: GatewayListener[];
+  /** `spec.infrastructure.annotations["trellis.dev/service-account"]`, else the Gateway's name: the mesh identity the gateway proxy runs as. */
+  serviceAccountName: string;
+}
+export type GatewayResource = ResourceBase<'Gateway', GatewaySpec>;
+
+export interface SecretSpec {
+  /** e.g. `kubernetes.io/tls`. */
+  type: string;
+  /** Decoded values (`data` is base64-decoded; `stringData` taken as is). */
+  data: Record<string, string>;
+}
+/** core/v1 Secret; Trellis uses `kubernetes.io/tls` secrets for gateway certificates. */
+export type SecretResource = ResourceBase<'Secret', SecretSpec>;
+
+/** A Gateway API status condition, as Kubernetes users read them. */
+export interface StatusCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
 // ---- policy.trellis.dev/v1alpha1 -------------------------------------------
 
 /** Gateway API policy attachment: a Service in the policy's namespace. */
@@ -412,6 +481,8 @@ export interface WorkloadInstanceSpec {
   upstreams: (WorkloadUpstream & { localPort: number })[];
   /** Both the app and the sidecar answer. */
   ready: boolean;
+  /** Set for a gateway proxy instance (no app): `<namespace>/<gateway name>` of the Gateway it serves. */
+  gateway?: string;
 }
 /** Written by the local runner (trellis.dev/v1alpha1 WorkloadInstance); the local catalog is built from these. */
 export type WorkloadInstanceResource = ResourceBase<'WorkloadInstance', WorkloadInstanceSpec>;
@@ -443,6 +514,9 @@ export type Resource =
   | UDPRouteResource
   | TrafficSplitResource
   | HTTPRouteResource
+  | GatewayClassResource
+  | GatewayResource
+  | SecretResource
   | TrafficPolicyResource
   | FaultInjectionResource
   | WorkloadInstanceResource;
