@@ -267,7 +267,7 @@ export function meshRoutesByService(
       }
       const chosen = ports.filter((p) => (ref.port === undefined || p.port === ref.port) && (ref.sectionName === undefined || p.name === ref.sectionName));
       if (chosen.length === 0) {
-        const which = [ref.port !== undefined ? `port ${ref.port}` : '', ref.sectionName !== undefined ? `a port named ${ref.sectionName}` : ''].filter(Boolean).join(' and ');
+        const which = [ref.port !== undefined ? `port ${ref.port}` : '', ref.sectionName !== undefined ? `port named ${ref.sectionName}` : ''].filter(Boolean).join(' and ');
         diagnostics.warn(route, `parent Service ${ref.namespace}/${ref.name} has no ${which} (NoMatchingParent)`);
         continue;
       }

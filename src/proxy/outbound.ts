@@ -82,10 +82,16 @@ export function createOutboundTcpServer(state: ProxyState, virtualHost: () => Ru
       cluster.load.active--;
       ep.active--;
     });
+    // Outlier detection sees each connection as one outcome: connected (a success) or not.
     let connected = false;
-    upstream.once('secureConnect', () => (connected = true));
+    upstream.once('secureConnect', () => {
+      connected = true;
+      cluster.outlier?.record(ep, { status: 200 }, Date.now());
+    });
     upstream.once('error', () => {
-      if (!connected) cluster.outlier?.record(ep, { failure: 'connect' }, Date.now());
+      if (!connected && cluster.outlier?.record(ep, { failure: 'connect' }, Date.now())) {
+        state.metrics.resilience.inc({ event: 'outlier_ejection', cluster: cluster.config.name });
+      }
     });
     // timeouts.idle: 0 turns the idle timeout off.
     pipeBoth(client, upstream, policy?.idleTimeoutMs ?? LIMITS.tcpIdleTimeoutMs);
