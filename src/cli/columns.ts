@@ -1,7 +1,11 @@
 // Kind-specific columns of `trellis get` tables.
 
 import type {
+  GatewayClassResource,
+  GatewayResource,
+  HTTPRouteResource,
   Resource,
+  SecretResource,
   ServiceResource,
   TrafficSplitResource,
   TrafficTargetResource,
@@ -20,6 +24,35 @@ const kv = (m: Record<string, string> | undefined) =>
     .join(',') || '<none>';
 
 const identity = (b: { name: string; namespace: string }, ns: string) => (b.namespace && b.namespace !== ns ? `${b.namespace}/${b.name}` : b.name);
+
+interface Condition {
+  type?: string;
+  status?: string;
+  reason?: string;
+}
+
+/** The conditions of a status object (or of one entry of status.parents), defensively. */
+function conditionsOf(holder: unknown): Condition[] {
+  const c = (holder as { conditions?: unknown } | undefined)?.conditions;
+  return Array.isArray(c) ? (c as Condition[]) : [];
+}
+
+/** `True`, `False(Reason)`, or `Unknown` when the condition is absent (status not computed yet). */
+function conditionCell(holder: unknown, type: string): string {
+  const c = conditionsOf(holder).find((x) => x.type === type);
+  if (!c) return 'Unknown';
+  return c.status === 'True' ? 'True' : `${c.status ?? 'Unknown'}${c.reason ? `(${c.reason})` : ''}`;
+}
+
+interface ParentStatus {
+  parentRef?: { kind?: string; namespace?: string; name?: string; sectionName?: string; port?: number };
+  conditions?: unknown;
+}
+
+function parentStatuses(r: Resource): ParentStatus[] {
+  const p = (r.status as { parents?: unknown } | undefined)?.parents;
+  return Array.isArray(p) ? (p as ParentStatus[]) : [];
+}
 
 /** Extra columns for a kind; `instances` lets Workload show READY. */
 export function columnsFor(kind: string, instances: WorkloadInstanceResource[], wide: boolean): Columns {
@@ -73,6 +106,60 @@ export function columnsFor(kind: string, instances: WorkloadInstanceResource[], 
           const cells = [s.workload, String(s.ready), s.ports.map((p) => `${p.name}=${p.port}`).join(',') || '<none>'];
           if (wide) cells.push(String(s.outboundPort), String(s.adminPort));
           return cells;
+        },
+      };
+    case 'GatewayClass':
+      return {
+        headers: wide ? ['CONTROLLER', 'ACCEPTED', 'DESCRIPTION'] : ['CONTROLLER', 'ACCEPTED'],
+        cells: (r) => {
+          const s = (r as GatewayClassResource).spec;
+          const cells = [s.controllerName, conditionCell(r.status, 'Accepted')];
+          if (wide) cells.push(s.description ?? '');
+          return cells;
+        },
+      };
+    case 'Gateway':
+      return {
+        headers: wide ? ['CLASS', 'PROGRAMMED', 'LISTENERS'] : ['CLASS', 'PROGRAMMED'],
+        cells: (r) => {
+          const s = (r as GatewayResource).spec;
+          const cells = [s.gatewayClassName, conditionCell(r.status, 'Programmed')];
+          if (wide) {
+            const listeners = (r.status as { listeners?: unknown } | undefined)?.listeners;
+            const byName = new Map((Array.isArray(listeners) ? listeners : []).map((l: { name?: string; attachedRoutes?: number }) => [l.name, l]));
+            cells.push(
+              s.listeners
+                .map((l) => {
+                  const attached = byName.get(l.name)?.attachedRoutes;
+                  return `${l.name}=${l.protocol}/${l.port}${l.hostname ? `/${l.hostname}` : ''}${attached !== undefined ? `(${attached})` : ''}`;
+                })
+                .join(','),
+            );
+          }
+          return cells;
+        },
+      };
+    case 'HTTPRoute':
+      return {
+        headers: ['HOSTNAMES', 'PARENTS', 'ACCEPTED', 'RESOLVED'],
+        cells: (r) => {
+          const route = r as HTTPRouteResource;
+          const statuses = parentStatuses(r);
+          const parents = route.spec.parentRefs.map((p) => {
+            const where = `${p.kind}/${p.namespace !== r.metadata.namespace ? `${p.namespace}/` : ''}${p.name}`;
+            return where + (p.sectionName !== undefined ? `/${p.sectionName}` : '') + (p.port !== undefined ? `:${p.port}` : '');
+          });
+          // status.parents has one entry per parentRef, in order.
+          const per = (type: string) => route.spec.parentRefs.map((_p, i) => conditionCell(statuses[i], type)).join(',');
+          return [route.spec.hostnames.join(',') || '*', parents.join(','), per('Accepted'), per('ResolvedRefs')];
+        },
+      };
+    case 'Secret':
+      return {
+        headers: ['TYPE', 'DATA'],
+        cells: (r) => {
+          const s = (r as SecretResource).spec;
+          return [s.type, String(Object.keys(s.data).length)];
         },
       };
     default:

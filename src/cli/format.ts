@@ -47,6 +47,11 @@ export function toManifest(r: Resource): Record<string, unknown> {
   for (const key of ['uid', 'resourceVersion', 'generation', 'creationTimestamp'] as const) {
     if (m[key] !== undefined) metadata[key] = m[key];
   }
+  if (r.kind === 'Secret') {
+    // As Kubernetes writes a Secret: type and base64 data beside metadata, so the output applies back.
+    const data = Object.fromEntries(Object.entries(r.spec.data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
+    return { apiVersion: r.apiVersion, kind: r.kind, metadata, type: r.spec.type, data };
+  }
   const out: Record<string, unknown> = { apiVersion: r.apiVersion, kind: r.kind, metadata, spec: r.spec };
   if (r.status !== undefined) out.status = r.status;
   return out;

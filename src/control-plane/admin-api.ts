@@ -11,7 +11,7 @@ import { refOf } from '../resources/types.js';
 import type { ListFilter, Store, WatchHandle } from '../store/types.js';
 import { RevisionCompactedError } from '../store/types.js';
 import { AdminError, intParam, readJsonObject, sendError, sendJson } from './admin-http.js';
-import { canonicalKind, parseRequestManifests } from './admin-resources.js';
+import { canonicalKind, parseRequestManifests, withStatus, type StatusLookup } from './admin-resources.js';
 import type {
   ApplyResponse,
   DeleteResponse,
@@ -30,6 +30,11 @@ export interface AdminServerDeps {
   getMesh: () => unknown;
   /** Cross-resource checks (dangling references the compiler must reject); any error → 400, nothing applied. */
   validate?: (resources: Resource[], store: Store) => WireManifestError[];
+  /**
+   * The computed status (Gateway API conditions) of an object after the
+   * latest compilation; GET /v1/resources returns objects with it as `status`.
+   */
+  statusOf?: StatusLookup;
   /** Interval of watch heartbeats; 10 s unless a test says otherwise. */
   heartbeatMs?: number;
 }
@@ -163,7 +168,7 @@ function buildRoutes(deps: AdminServerDeps, watchers: Set<http.ServerResponse>):
         throw new AdminError(404, 'TRELLIS_E_RESOURCE_NOT_FOUND', `${filter.kind ?? 'resource'} "${name}" not found${where}`);
       }
     }
-    const reply: ListResponse = { revision: store.revision(), items };
+    const reply: ListResponse = { revision: store.revision(), items: withStatus(items, deps.statusOf) };
     sendJson(res, 200, reply);
   });
 

@@ -62,3 +62,19 @@ export function parseRequestManifests(body: Record<string, unknown>, opts: { all
 function bad(message: string): AdminError {
   return new AdminError(400, 'TRELLIS_E_BAD_REQUEST', message);
 }
+
+/** Looks up the computed status of one object (Gateway API status); undefined = none. */
+export type StatusLookup = (kind: string, namespace: string, name: string) => unknown;
+
+/**
+ * Objects as the API returns them: each with `status` filled in from the
+ * latest computed statuses (never stored: writing it would re-trigger
+ * compilation). Objects without a computed status are returned as stored.
+ */
+export function withStatus(items: readonly Resource[], statusOf: StatusLookup | undefined): Resource[] {
+  if (!statusOf) return [...items];
+  return items.map((r) => {
+    const status = statusOf(r.kind, r.metadata.namespace, r.metadata.name);
+    return status === undefined ? r : ({ ...r, status } as Resource);
+  });
+}

@@ -8,6 +8,9 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { compileMesh, type CompiledMesh } from '../compiler/compile.js';
 import { CompileCache } from '../compiler/memo.js';
+import { computeStatuses, type ObjectStatus } from '../compiler/status.js';
+import { buildLocalCatalog } from '../catalog/catalog.js';
+import type { Resource } from '../resources/types.js';
 import { loadOrCreateSecret } from '../identity/bootstrap.js';
 import { loadOrCreateCA, type MeshCA } from '../identity/ca.js';
 import { issueCertificate } from '../identity/issue.js';
@@ -64,9 +67,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
 
   const cache = new CompileCache();
+  // What the latest successful compilation read: statuses are computed from it.
+  let compiledFrom: readonly Resource[] = [];
   let result = compile();
   function compile(): CompiledMesh {
-    const r = compileMesh(store.list(), undefined, cache);
+    const resources = store.list();
+    const r = compileMesh(resources, undefined, cache);
+    compiledFrom = resources;
     if (r.mesh.trustDomain !== trustDomain) {
       r.diagnostics.push({
         severity: 'warning',
@@ -78,6 +85,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     }
     return r;
   }
+
+  // Gateway API status of the latest compilation, computed on first read.
+  let statuses: { of: CompiledMesh; map: Map<string, ObjectStatus> } | undefined;
+  const statusOf = (kind: string, namespace: string, name: string): ObjectStatus | undefined => {
+    if (statuses?.of !== result) statuses = { of: result, map: computeStatuses(compiledFrom, buildLocalCatalog(compiledFrom)) };
+    return statuses.map.get(`${kind}/${namespace}/${name}`);
+  };
 
   const xds = new XdsServer({
     ca,
@@ -128,6 +142,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     store,
     getProxies: () => xds.statuses(),
     getMesh: () => ({ ...result.mesh, trustDomain, diagnostics: result.diagnostics }),
+    statusOf,
     validate: (incoming, st) =>
       policyConflicts(incoming, st.list({})).map(({ resource, message }) => ({
         code: 'TRELLIS_E_POLICY_CONFLICT',

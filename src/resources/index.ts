@@ -10,3 +10,13 @@ export { quantityToMilli } from './quantity.js';
 export { defaultMeshConfigSpec, MIN_CERT_LIFETIME_MS } from './mesh-config.js';
 export { appProtocolOf } from './core.js';
 export { formatPath, type FieldPath } from './validate.js';
+export { TRELLIS_GATEWAY_CONTROLLER } from './gateway-class.js';
+export {
+  CERT_FILE_OPTION,
+  KEY_FILE_OPTION,
+  SERVICE_ACCOUNT_ANNOTATION,
+  defaultRouteKinds,
+  isManifestFilePath,
+  withAbsoluteTlsFiles,
+} from './gateway.js';
+export { SECRET_TYPE_TLS } from './secret.js';

@@ -22,6 +22,7 @@ export const KINDS: readonly KindDescriptor[] = Object.freeze([
   { kind: 'Namespace', group: '', versions: ['v1'], plural: 'namespaces', singular: 'namespace', shortNames: ['ns'], namespaced: false },
   { kind: 'Service', group: '', versions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true },
   { kind: 'ServiceAccount', group: '', versions: ['v1'], plural: 'serviceaccounts', singular: 'serviceaccount', shortNames: ['sa'], namespaced: true },
+  { kind: 'Secret', group: '', versions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true },
   { kind: 'Workload', group: 'trellis.dev', versions: ['v1alpha1'], plural: 'workloads', singular: 'workload', shortNames: ['wl'], namespaced: true },
   { kind: 'MeshConfig', group: 'trellis.dev', versions: ['v1alpha1'], plural: 'meshconfigs', singular: 'meshconfig', shortNames: ['mc'], namespaced: false },
   { kind: 'WorkloadInstance', group: 'trellis.dev', versions: ['v1alpha1'], plural: 'workloadinstances', singular: 'workloadinstance', shortNames: ['wi'], namespaced: true },
@@ -31,6 +32,8 @@ export const KINDS: readonly KindDescriptor[] = Object.freeze([
   { kind: 'UDPRoute', group: 'specs.smi-spec.io', versions: SMI_SPECS_VERSIONS, plural: 'udproutes', singular: 'udproute', shortNames: ['udpr'], namespaced: true },
   { kind: 'TrafficSplit', group: 'split.smi-spec.io', versions: ['v1alpha1', 'v1alpha2', 'v1alpha3', 'v1alpha4'], plural: 'trafficsplits', singular: 'trafficsplit', shortNames: ['ts'], namespaced: true },
   { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1beta1', 'v1'], plural: 'httproutes', singular: 'httproute', shortNames: [], namespaced: true },
+  { kind: 'GatewayClass', group: 'gateway.networking.k8s.io', versions: ['v1beta1', 'v1'], plural: 'gatewayclasses', singular: 'gatewayclass', shortNames: ['gc'], namespaced: false },
+  { kind: 'Gateway', group: 'gateway.networking.k8s.io', versions: ['v1beta1', 'v1'], plural: 'gateways', singular: 'gateway', shortNames: ['gtw'], namespaced: true },
   { kind: 'TrafficPolicy', group: 'policy.trellis.dev', versions: ['v1alpha1'], plural: 'trafficpolicies', singular: 'trafficpolicy', shortNames: ['tp'], namespaced: true },
   { kind: 'FaultInjection', group: 'policy.trellis.dev', versions: ['v1alpha1'], plural: 'faultinjections', singular: 'faultinjection', shortNames: ['fi'], namespaced: true },
 ] satisfies KindDescriptor[]).map((d) => Object.freeze(d));

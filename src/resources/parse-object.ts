@@ -1,7 +1,7 @@
 // One document (a YAML document's value or a JSON object from the admin API)
 // → a canonical Resource, a ForeignDocument, or coded errors. Dispatches on
 // apiVersion/kind through the kind registry to the per-kind parsers.
-import type { ForeignDocument, Resource, ResourceKind, SourceLocation } from './types.js';
+import type { ForeignDocument, GatewaySpec, Resource, ResourceKind, SourceLocation } from './types.js';
 import type { KindParser } from './kind-parser.js';
 import { ErrorCodes, WarningCodes, type ErrorCode, type ManifestError, type ManifestWarning, type WarningCode } from './errors.js';
 import { KINDS, apiVersionOf, kindDescriptor, splitApiVersion, type KindDescriptor } from './kinds.js';
@@ -15,6 +15,9 @@ import { trafficTargetParser } from './traffic-target.js';
 import { httpRouteGroupParser, l4RouteParser } from './traffic-specs.js';
 import { trafficSplitParser } from './traffic-split.js';
 import { httpRouteParser } from './http-route.js';
+import { gatewayClassParser } from './gateway-class.js';
+import { gatewayParser, withAbsoluteTlsFiles } from './gateway.js';
+import { secretParser } from './secret.js';
 import { trafficPolicyParser } from './traffic-policy.js';
 import { faultInjectionParser } from './fault-injection.js';
 import { describeValue, formatPath, isPlainObject, type FieldPath, type IssueSink } from './validate.js';
@@ -32,8 +35,19 @@ const PARSERS: Record<ResourceKind, KindParser<unknown>> = {
   UDPRoute: l4RouteParser,
   TrafficSplit: trafficSplitParser,
   HTTPRoute: httpRouteParser,
+  GatewayClass: gatewayClassParser,
+  Gateway: gatewayParser,
+  Secret: secretParser,
   TrafficPolicy: trafficPolicyParser,
   FaultInjection: faultInjectionParser,
+};
+
+/**
+ * Kinds whose spec depends on where the manifest was read from: a Gateway's
+ * TLS file options are relative to the manifest's folder and made absolute.
+ */
+const WITH_SOURCE: Partial<Record<ResourceKind, (spec: unknown, source: SourceLocation) => unknown>> = {
+  Gateway: (spec, source) => withAbsoluteTlsFiles(spec as GatewaySpec, source.file),
 };
 
 const ENVELOPE = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
@@ -166,8 +180,10 @@ function parseMeshKind(
       for (const k of legacyPresent) sink.warn([k], `"${k}" outside spec is ignored because spec is set`, WarningCodes.UNKNOWN_FIELD);
     }
   }
-  const spec = parser.parseSpec({ body, at, version, meta, sink });
-  if (spec === undefined || sink.errors.length > errorsBefore) return {};
+  const parsed = parser.parseSpec({ body, at, version, meta, sink });
+  if (parsed === undefined || sink.errors.length > errorsBefore) return {};
+  const finish = WITH_SOURCE[descriptor.kind];
+  const spec = finish ? finish(parsed, source) : parsed;
   const resource = { apiVersion: apiVersionOf(descriptor.group, version), kind: descriptor.kind, metadata: meta, spec, source } as Resource;
   if (obj.status !== undefined) resource.status = obj.status;
   return { resource };
