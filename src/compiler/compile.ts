@@ -8,12 +8,13 @@ import type { MeshConfigSpec, Resource, WorkloadInstanceResource } from '../reso
 import { compileAuthzRules, targetsByDestination } from './authz.js';
 import { CompileCache } from './memo.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
+import { compileGateway } from './gateway.js';
 import { meshRoutesByService } from './http-route.js';
 import { activeSplits, compileClusters, compileVirtualHosts, protocolOf } from './outbound.js';
 import { rateLimitConfig, servicePolicies } from './policy.js';
 import { byAgeThenName, ResourceIndex } from './resource-index.js';
 import { hashOf, resourceHash } from './hash.js';
-import type { AuthzRule, InboundListener, MeshSettings, RateLimitConfig, Snapshot } from './snapshot.js';
+import type { AuthzRule, GatewayConfig, InboundListener, MeshSettings, RateLimitConfig, Snapshot } from './snapshot.js';
 
 export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
   mtls: { mode: 'STRICT' },
@@ -139,6 +140,15 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
     }
   }
 
+  // A gateway's listeners depend on its routes, certificates, namespaces and the catalog.
+  const gatewayFor = (key: string): GatewayConfig => {
+    const [ns, name] = key.split('/') as [string, string];
+    const gw = index.get('Gateway', ns, name);
+    if (!gw) return { name: key, listeners: [] };
+    const inputs = [gw, cat, ...index.list('GatewayClass'), ...index.list('HTTPRoute'), ...index.list('Secret'), ...index.list('Namespace')];
+    return cache.memo(`gw|${key}`, inputs, diagnostics, () => compileGateway(gw, index, cat, diagnostics));
+  };
+
   const assembled = new Map<string, Snapshot>();
   const assemble = (inst: WorkloadInstanceResource): Snapshot => {
     const ns = inst.metadata.namespace;
@@ -175,7 +185,8 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
       httpPort: inst.spec.outboundPort,
       upstreams: inst.spec.upstreams.map((u) => ({ port: u.localPort, virtualHost: `${u.namespace}/${u.service}:${u.port}` })),
     }));
-    const version = hashOf(resourceHash(own) + vhostsHash + clustersHash);
+    const gateway = inst.spec.gateway ? gatewayFor(inst.spec.gateway) : undefined;
+    const version = hashOf(resourceHash(own) + vhostsHash + clustersHash + (gateway ? resourceHash(gateway) : ''));
     return {
       version,
       node: own.node,
@@ -183,6 +194,7 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
       inbound: own.inbound,
       outbound: { httpPort: own.httpPort, virtualHosts: vhostList, upstreams: own.upstreams },
       clusters,
+      ...(gateway ? { gateway } : {}),
     };
   };
 

@@ -268,6 +268,8 @@ export interface GatewayListenerConfig {
   /** Port to bind (on the instance's address). Listeners of one Gateway may share a port (different hostnames). */
   port: number;
   protocol: 'http' | 'https';
+  /** The listener's hostname (HTTPS: chooses the certificate by SNI); undefined = any. */
+  hostname?: string;
   /** HTTPS: PEM material from a Secret, or files the proxy reads itself. */
   tls?: { certPem: string; keyPem: string } | { certFile: string; keyFile: string };
   /**

@@ -22,6 +22,8 @@ export interface SnapshotDelta {
   removeVirtualHosts: string[];
   upsertClusters: ClusterConfig[];
   removeClusters: string[];
+  /** Gateway proxies: the whole gateway config (small; sent as is). */
+  gateway?: Snapshot['gateway'];
 }
 
 /** What the control plane last sent a proxy: the compiled lists themselves. */
@@ -78,7 +80,7 @@ export function sentStateOf(s: Snapshot): SentState {
 
 /** The full snapshot as one protocol line. */
 export function encodeFullSnapshot(s: Snapshot): string {
-  const head = JSON.stringify({ version: s.version, node: s.node, mesh: s.mesh, inbound: s.inbound });
+  const head = JSON.stringify({ version: s.version, node: s.node, mesh: s.mesh, inbound: s.inbound, ...(s.gateway ? { gateway: s.gateway } : {}) });
   const outbound = `{"httpPort":${s.outbound.httpPort},"upstreams":${JSON.stringify(s.outbound.upstreams)},"virtualHosts":${json(s.outbound.virtualHosts)}}`;
   return `{"type":"snapshot","snapshot":${head.slice(0, -1)},"outbound":${outbound},"clusters":${json(s.clusters)}}}\n`;
 }
@@ -90,7 +92,8 @@ export function encodeDelta(s: Snapshot, sent: SentState): string {
   const head =
     `{"type":"delta","version":${JSON.stringify(s.version)},"base":${JSON.stringify(sent.version)},` +
     `"node":${json(s.node)},"mesh":${json(s.mesh)},"inbound":${json(s.inbound)},` +
-    `"httpPort":${s.outbound.httpPort},"upstreams":${json(s.outbound.upstreams)}}`;
+    `"httpPort":${s.outbound.httpPort},"upstreams":${json(s.outbound.upstreams)}` +
+    (s.gateway ? `,"gateway":${json(s.gateway)}}` : '}');
   sent.version = s.version;
   sent.virtualHosts = s.outbound.virtualHosts;
   sent.clusters = s.clusters;
@@ -115,5 +118,6 @@ export function applyDelta(current: Snapshot, d: SnapshotDelta): Snapshot {
     inbound: d.inbound,
     outbound: { httpPort: d.httpPort, upstreams: d.upstreams, virtualHosts: [...vhs.values()] },
     clusters: [...cls.values()],
+    ...(d.gateway ? { gateway: d.gateway } : {}),
   };
 }

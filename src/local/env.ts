@@ -1,8 +1,9 @@
-// The environment a workload instance runs with in process mode. `trellis exec`
+// The environment a workload instance runs with (process mode; isolated mode drops HTTP_PROXY). `trellis exec`
 // uses the same function, so a command run "inside" a workload sees exactly
 // what the workload sees.
 
 import type { WorkloadInstanceResource } from '../resources/types.js';
+import { ISOLATION_ANNOTATION } from './netns/constants.js';
 
 /** `bookstore-v2` → `BOOKSTORE_V2`. */
 export function envName(s: string): string {
@@ -27,6 +28,10 @@ export function instanceEnv(
     TRELLIS_INSTANCE_NAME: instance.metadata.name,
     TRELLIS_SERVICE_ACCOUNT: spec.serviceAccountName,
   };
+  // Isolated mode (src/local/netns): iptables captures the app's traffic; there is no HTTP proxy to name.
+  if (instance.metadata.annotations?.[ISOLATION_ANNOTATION] === 'netns') {
+    for (const k of ['HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']) delete env[k];
+  }
   if (spec.zone) env.TRELLIS_ZONE = spec.zone;
   if (spec.ports.length > 0) env.PORT = String(spec.ports[0].port);
   for (const p of spec.ports) env[`PORT_${envName(p.name)}`] = String(p.port);

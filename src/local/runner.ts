@@ -8,8 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient } from '../cli/admin-client.js';
 import { createBootstrapToken, loadOrCreateSecret } from '../identity/bootstrap.js';
-import type { WorkloadInstanceResource, WorkloadResource } from '../resources/types.js';
+import type { GatewayResource, WorkloadInstanceResource, WorkloadResource } from '../resources/types.js';
 import { instanceEnv } from './env.js';
+import type { NetnsIsolation } from './netns/isolation.js';
+import type { ProcessSpec } from './process.js';
 import { canConnect, freePorts } from './ports.js';
 import { SupervisedProcess } from './process.js';
 import { statePaths, type StatePaths } from './state-dir.js';
@@ -36,13 +38,16 @@ export interface RunnerOptions {
   quiet: boolean;
   log: (line: string) => void;
   onControlPlaneStart?: (pid: number) => void;
+  /** Isolated mode (`--isolation netns`, src/local/netns): each instance in a network namespace of its own. */
+  isolation?: NetnsIsolation;
 }
 
 interface Instance {
   key: string;
   workload: WorkloadResource;
   resource: WorkloadInstanceResource;
-  app: SupervisedProcess;
+  /** Undefined for a gateway instance: a proxy without an app. */
+  app?: SupervisedProcess;
   proxy: SupervisedProcess;
   /** Readiness as last written to the store. */
   published: boolean;
@@ -50,6 +55,17 @@ interface Instance {
   ready: boolean;
   /** Consecutive failed probes; a ready instance leaves rotation after FAILURE_THRESHOLD of them. */
   failures?: number;
+}
+
+/** Marks the Workload-like entries the runner makes for Gateways. */
+const GATEWAY_ANNOTATION = 'trellis.dev/gateway';
+export const GATEWAY_URLS_ANNOTATION = 'trellis.dev/gateway-urls';
+
+/** A small positive number that changes when `s` changes (restarts a gateway when its identity changes). */
+function hashGeneration(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+  return (h % 1_000_000) + 1;
 }
 
 /** As Kubernetes' readinessProbe failureThreshold: one slow probe on a busy machine does not pull an endpoint. */
@@ -109,7 +125,8 @@ export class LocalRunner {
     this.reconciling = true;
     try {
       const { items } = await this.client.list('Workload');
-      const workloads = items as WorkloadResource[];
+      await this.opts.isolation?.sync(this.client, this.instances.values()); // isolated mode: VIPs, DNS, transparent upstreams
+      const workloads = [...(items as WorkloadResource[]), ...(await this.gatewayWorkloads())];
       const wanted = new Set<string>();
       for (const w of workloads) {
         for (let i = 0; i < w.spec.replicas; i++) {
@@ -129,6 +146,34 @@ export class LocalRunner {
     }
   }
 
+  /**
+   * Each Gateway runs as a proxy without an app: a Workload-like entry named
+   * `<gateway>-gateway` whose instances carry `spec.gateway`. Its generation
+   * follows only its identity: listener and route changes arrive as snapshots.
+   */
+  private async gatewayWorkloads(): Promise<WorkloadResource[]> {
+    const { items } = await this.client.list('Gateway');
+    return (items as GatewayResource[]).map((gw) => ({
+      apiVersion: 'trellis.dev/v1alpha1',
+      kind: 'Workload',
+      metadata: {
+        name: `${gw.metadata.name}-gateway`,
+        namespace: gw.metadata.namespace,
+        labels: { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name },
+        annotations: {
+          [GATEWAY_ANNOTATION]: gw.metadata.name,
+          // For the readiness table: where to reach it.
+          [GATEWAY_URLS_ANNOTATION]: gw.spec.listeners
+            .filter((l) => l.protocol === 'HTTP' || l.protocol === 'HTTPS')
+            .map((l) => `${l.protocol.toLowerCase()}://${l.hostname && !l.hostname.startsWith('*') ? l.hostname : '127.0.0.1'}:${l.port}/`)
+            .join(' '),
+        },
+        generation: hashGeneration(gw.spec.serviceAccountName),
+      },
+      spec: { command: [], env: {}, replicas: 1, serviceAccountName: gw.spec.serviceAccountName, ports: [], upstreams: [] },
+    }));
+  }
+
   private async startInstance(w: WorkloadResource, index: number): Promise<void> {
     const ns = w.metadata.namespace;
     const name = `${w.metadata.name}-${index}`;
@@ -139,7 +184,7 @@ export class LocalRunner {
     const resource: WorkloadInstanceResource = {
       apiVersion: 'trellis.dev/v1alpha1',
       kind: 'WorkloadInstance',
-      metadata: { name, namespace: ns, labels: { ...w.metadata.labels }, annotations: {} },
+      metadata: { name, namespace: ns, labels: { ...w.metadata.labels }, annotations: { ...w.metadata.annotations } },
       spec: {
         workload: w.metadata.name,
         index,
@@ -156,14 +201,16 @@ export class LocalRunner {
         adminPort: take(),
         upstreams: w.spec.upstreams.map((u) => ({ ...u, localPort: u.localPort ?? take() })),
         ready: false,
+        ...(w.metadata.annotations[GATEWAY_ANNOTATION] ? { gateway: `${ns}/${w.metadata.annotations[GATEWAY_ANNOTATION]}` } : {}),
       },
     };
+    await this.opts.isolation?.prepareInstance(resource, this.xdsPort); // isolated mode: namespace, address, upstreams
     await this.client.apply({ objects: [resource] });
 
     const secret = loadOrCreateSecret(this.paths.secret);
     const token = createBootstrapToken(secret, { proxyId: key, namespace: ns, serviceAccount: w.spec.serviceAccountName });
     const prefix = `[${key}]`;
-    const proxy = new SupervisedProcess({
+    const proxy = new SupervisedProcess(this.isolated('proxy', resource, {
       name: `${key} proxy`,
       command: process.execPath,
       // TRELLIS_PROXY_NODE_ARGS adds Node flags to every sidecar (e.g. --cpu-prof for profiling).
@@ -171,7 +218,7 @@ export class LocalRunner {
       env: {
         ...process.env,
         TRELLIS_PROXY_ID: key,
-        TRELLIS_XDS_ADDRESS: `127.0.0.1:${this.xdsPort}`,
+        TRELLIS_XDS_ADDRESS: this.opts.isolation?.xdsAddress(resource, this.xdsPort) ?? `127.0.0.1:${this.xdsPort}`,
         TRELLIS_CA_FILE: path.join(this.paths.ca, 'roots.pem'),
         TRELLIS_TOKEN: token,
         TRELLIS_ADMIN_PORT: String(resource.spec.adminPort),
@@ -182,37 +229,38 @@ export class LocalRunner {
       restart: true,
       output: (l) => this.opts.log(`${prefix} proxy: ${l}`),
       onStart: (pid) => this.track(`${key} proxy`, pid),
-    });
+    }));
     const [command, ...args] = w.spec.command;
     const baseDir = w.source?.file ? path.dirname(path.resolve(w.source.file)) : process.cwd();
-    const app = new SupervisedProcess({
+    const app = command === undefined ? undefined : new SupervisedProcess(this.isolated('app', resource, {
       name: key,
-      command: command!,
+      command,
       args,
       env: { ...process.env, ...instanceEnv(resource, w.spec.env) },
       cwd: path.resolve(baseDir, w.spec.workingDir ?? '.'),
       restart: true,
       output: this.opts.quiet ? undefined : (l) => this.opts.log(`${prefix} ${l}`),
       onStart: (pid) => this.track(key, pid),
-    });
+    }));
     const inst: Instance = { key, workload: w, resource, app, proxy, published: false, ready: false };
     this.instances.set(key, inst);
     proxy.start();
     // Like Istio's holdApplicationUntilProxyStarts: the app's first calls find a working sidecar.
     void this.waitFor(
-      () => fetch(`http://127.0.0.1:${resource.spec.adminPort}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
+      () => fetch(`http://${resource.spec.address}:${resource.spec.adminPort}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
       APP_HOLD_MS,
       'sidecar',
     )
       .catch(() => this.opts.log(`${prefix} sidecar not ready after ${APP_HOLD_MS / 1000} s; starting the app anyway`))
       .then(() => {
-        if (this.instances.get(key) === inst) app.start();
+        if (this.instances.get(key) === inst) app?.start();
       });
   }
 
   private async stopInstance(inst: Instance): Promise<void> {
     this.instances.delete(inst.key);
-    await Promise.all([inst.app.stop(), inst.proxy.stop()]);
+    await Promise.all([inst.app?.stop(), inst.proxy.stop()]);
+    await this.opts.isolation?.releaseInstance(inst.resource); // isolated mode: its namespace goes
     this.pids.delete(inst.key);
     this.pids.delete(`${inst.key} proxy`);
     this.writePids();
@@ -225,8 +273,8 @@ export class LocalRunner {
       [...this.instances.values()].map(async (inst) => {
         const s = inst.resource.spec;
         const [proxyReady, appReady] = await Promise.all([
-          fetch(`http://127.0.0.1:${s.adminPort}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
-          s.ports.length === 0 ? Promise.resolve(inst.app.running) : canConnect(s.ports[0]!.port),
+          fetch(`http://${s.address}:${s.adminPort}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
+          s.ports.length === 0 ? Promise.resolve(inst.app?.running ?? true) : canConnect(s.ports[0]!.port, s.address),
         ]);
         if (proxyReady && appReady) {
           inst.failures = 0;
@@ -234,11 +282,11 @@ export class LocalRunner {
         } else {
           inst.failures = (inst.failures ?? 0) + 1;
           // A process that exited is out at once; a probe that timed out needs company.
-          const exited = !inst.app.running || !inst.proxy.running;
+          const exited = (inst.app !== undefined && !inst.app.running) || !inst.proxy.running;
           inst.ready = inst.ready && !exited && inst.failures < FAILURE_THRESHOLD;
         }
         // Readiness goes into spec (the compiler reads it); pids into status, for `trellis status`.
-        const status = { pid: inst.app.pid, proxyPid: inst.proxy.pid, restarts: inst.app.restarts };
+        const status = { pid: inst.app?.pid, proxyPid: inst.proxy.pid, restarts: inst.app?.restarts ?? inst.proxy.restarts };
         const statusKey = JSON.stringify(status);
         if (inst.ready !== inst.published || statusKey !== inst.publishedStatus) {
           const resource = { ...inst.resource, spec: { ...inst.resource.spec, ready: inst.ready }, status };
@@ -261,10 +309,15 @@ export class LocalRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    await Promise.all([...this.instances.values()].flatMap((i) => [i.app.stop(), i.proxy.stop()]));
+    await Promise.all([...this.instances.values()].flatMap((i) => [i.app?.stop(), i.proxy.stop()]));
     this.instances.clear();
     await this.controlPlane?.stop();
     fs.rmSync(this.paths.pids, { force: true });
+  }
+
+  /** Isolated mode: the process runs in the instance's network namespace (src/local/netns). */
+  private isolated(role: 'app' | 'proxy', resource: WorkloadInstanceResource, spec: ProcessSpec): ProcessSpec {
+    return this.opts.isolation?.wrap(role, resource, spec) ?? spec;
   }
 
   private track(name: string, pid: number): void {

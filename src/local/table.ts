@@ -1,6 +1,6 @@
 // The readiness table `trellis up` prints once everything runs.
 
-import type { LocalRunner } from './runner.js';
+import { GATEWAY_URLS_ANNOTATION, type LocalRunner } from './runner.js';
 
 export function readinessTable(runner: LocalRunner): string {
   const rows: string[][] = [['NAMESPACE', 'WORKLOAD', 'INSTANCE', 'APP', 'SIDECAR in/out/admin', 'READY', 'PAGE']];
@@ -8,14 +8,15 @@ export function readinessTable(runner: LocalRunner): string {
   for (const inst of sorted) {
     const s = inst.resource.spec;
     const app = s.ports[0];
+    const gatewayUrls = inst.resource.metadata.annotations[GATEWAY_URLS_ANNOTATION];
     rows.push([
       inst.resource.metadata.namespace,
       s.workload,
       inst.resource.metadata.name,
-      app ? String(app.port) : '-',
+      s.gateway ? 'gateway' : app ? String(app.port) : '-',
       `${s.ports.map((p) => p.inboundPort).join(',') || '-'}/${s.outboundPort}/${s.adminPort}`,
       inst.ready ? 'yes' : 'no',
-      app ? `http://127.0.0.1:${app.port}/` : '',
+      s.gateway ? (gatewayUrls ?? '') : app ? `http://127.0.0.1:${app.port}/` : '',
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -8,6 +8,8 @@ import { listManifestFiles, loadManifests } from '../resources/load.js';
 import { formatManifestError } from '../resources/errors.js';
 import type { MeshConfigResource } from '../resources/types.js';
 import { cleanupLeftovers } from './cleanup.js';
+import { NetnsIsolation } from './netns/isolation.js';
+import { netnsPrerequisites } from './netns/prerequisites.js';
 import { LocalRunner } from './runner.js';
 import { isAlive, readMeshInfo, statePaths, writeActivePointer, writeMeshInfo, type MeshInfo } from './state-dir.js';
 import { readinessTable } from './table.js';
@@ -30,9 +32,13 @@ export function manifestDirOf(dir: string): string {
 export async function runUp(opts: UpOptions): Promise<number> {
   const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const dir = path.resolve(opts.dir);
+  // --- isolated mode (src/local/netns, docs/isolation.md): root and tools first ---
   if (opts.isolation === 'netns') {
-    log('error: isolated mode (--isolation netns) is not available yet; process mode runs every instance on 127.0.0.1');
-    return 2;
+    const problem = netnsPrerequisites();
+    if (problem) {
+      for (const line of problem) log(line);
+      return 2;
+    }
   }
   if (!fs.existsSync(dir)) {
     log(`error: ${opts.dir}: no such directory`);
@@ -61,6 +67,17 @@ export async function runUp(opts: UpOptions): Promise<number> {
   fs.rmSync(paths.store, { recursive: true, force: true });
   fs.rmSync(paths.proxies, { recursive: true, force: true });
 
+  // --- isolated mode: the bridge and DNS server now; namespaces as instances start ---
+  let isolation: NetnsIsolation | undefined;
+  if (opts.isolation === 'netns') {
+    try {
+      isolation = await NetnsIsolation.create(stateDir, log);
+    } catch (err) {
+      log(`error: ${(err as Error).message}`);
+      return 1;
+    }
+  }
+
   // The compiler uses the oldest MeshConfig; at start all are equally old, so the first by name.
   const meshConfig = parsed.resources
     .filter((r): r is MeshConfigResource => r.kind === 'MeshConfig')
@@ -71,6 +88,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
     trustDomain: meshConfig?.spec.trustDomain ?? 'cluster.local',
     quiet: opts.quiet ?? false,
     log,
+    isolation,
     onControlPlaneStart: (pid) => {
       if (!info) return;
       info = { ...info, controlPlanePid: pid };
@@ -83,6 +101,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
     stopping ??= (async () => {
       log('stopping: every workload, sidecar and the control plane');
       await runner.stop();
+      await isolation?.close(); // isolated mode: namespaces, links, bridge, rules
       fs.rmSync(paths.meshInfo, { force: true });
       return code;
     })();
@@ -91,6 +110,7 @@ export async function runUp(opts: UpOptions): Promise<number> {
   const onSignal = () => void stop(0);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  if (isolation) process.once('SIGHUP', onSignal); // isolated mode: a closed terminal must not leave namespaces behind
 
   try {
     await runner.startControlPlane();

@@ -142,6 +142,10 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   };
   const serveHttp = (socket: net.Socket) => serveH1(socket, (req) => onRequest(socket, req), LIMITS);
 
+  // Open TCP connections and who opened them: a policy change re-checks them,
+  // so revoking a TrafficTarget also ends the connections it allowed.
+  const tcpOpen = new Map<net.Socket, string | undefined>();
+
   const onTcp = (socket: net.Socket) => {
     const source = peerIdentity(socket);
     const decision = config.authorizer.tcp(source, config.listener.appPort);
@@ -158,6 +162,8 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     }
     state.metrics.tcpConnections.inc({ direction: 'inbound', destination: `127.0.0.1:${config.listener.appPort}` });
     const app = net.connect({ host: '127.0.0.1', port: config.listener.appPort, allowHalfOpen: true });
+    tcpOpen.set(socket, source);
+    socket.once('close', () => tcpOpen.delete(socket));
     pipeBoth(socket, app, LIMITS.tcpIdleTimeoutMs);
   };
 
@@ -198,6 +204,12 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     setConfig: (c) => {
       config = c;
       limits = rateLimitsFor(c.listener, limits);
+      for (const [socket, source] of tcpOpen) {
+        if (!c.authorizer.tcp(source, c.listener.appPort).allowed) {
+          state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac_revoked' });
+          socket.destroy();
+        }
+      }
     },
     setContext: (opts) => tlsServer.setSecureContext({ ...opts, ...TLS_OPTIONS }),
   };

@@ -3,7 +3,8 @@
 // listeners, swaps the state, and closes listeners the snapshot no longer has.
 
 import type net from 'node:net';
-import type { Snapshot } from '../compiler/snapshot.js';
+import type { GatewayListenerConfig, Snapshot } from '../compiler/snapshot.js';
+import { createGatewayServer, gatewayTls, type GatewayTls } from './gateway.js';
 import { createInboundServer, inboundConfig, type InboundServer } from './inbound.js';
 import { createOutboundHttpServer, createOutboundTcpServer } from './outbound.js';
 import { buildRoutingTable, disposeRoutingTable } from './routing.js';
@@ -14,6 +15,7 @@ interface Bound {
   kind: string;
   server: net.Server;
   inbound?: InboundServer;
+  gatewayTls?: GatewayTls;
 }
 
 export class ListenerManager {
@@ -57,6 +59,23 @@ export class ListenerManager {
           kind: `upstream:${protocol}:${u.virtualHost}`,
           server: protocol === 'http' ? createOutboundHttpServer(this.state, lookup) : createOutboundTcpServer(this.state, lookup),
         }),
+      });
+    }
+
+    // Gateway listeners, one server per port (listeners sharing a port differ by hostname).
+    const gatewayByPort = new Map<number, GatewayListenerConfig[]>();
+    for (const l of snapshot.gateway?.listeners ?? []) gatewayByPort.set(l.port, [...(gatewayByPort.get(l.port) ?? []), l]);
+    for (const [port, ls] of gatewayByPort) {
+      const https = ls.some((l) => l.protocol === 'https');
+      const kind = `gateway:${https ? 'https' : 'http'}`;
+      wanted.set(port, {
+        kind,
+        create: () => {
+          const t = https ? gatewayTls(ls) : undefined;
+          return { kind, server: createGatewayServer(this.state, port, t), ...(t ? { gatewayTls: t } : {}) };
+        },
+        // New certificates (a Secret changed) apply to new connections.
+        update: (b) => b.gatewayTls?.update(ls),
       });
     }
 

@@ -22,6 +22,7 @@ import { H1Pool } from './h1/pool.js';
 import { HealthChecker, httpProbe, tcpProbe, type Probe } from './health-check.js';
 import { pooledHttpProbe } from './h1/mirror.js';
 import { compileMatcher, type RequestHead, type RequestMatcher } from './http-match.js';
+import { buildGatewayPorts, type GatewayPort } from './gateway.js';
 import { OutlierDetector } from './outlier.js';
 import { RetryBudget } from './retry.js';
 
@@ -78,6 +79,8 @@ export interface RoutingTable {
   readonly byDomain: ReadonlyMap<string, RuntimeVirtualHost>;
   readonly byName: ReadonlyMap<string, RuntimeVirtualHost>;
   readonly clusters: ReadonlyMap<string, RuntimeCluster>;
+  /** Gateway proxies: host tables per listener port. */
+  readonly gatewayPorts: ReadonlyMap<number, GatewayPort>;
 }
 
 export interface RoutingDeps {
@@ -263,6 +266,7 @@ export function buildRoutingTable(snapshot: Snapshot, previous?: RoutingTable, d
       if (vh.port === 80) byDomain.set(vh.service, rvh);
     }
   }
+  const gatewayPorts = buildGatewayPorts(snapshot, (vh) => buildVirtualHost(vh, snapshot.node.namespace, clusters, undefined));
   if (previous) {
     for (const [name, old] of previous.clusters) {
       const next = clusters.get(name);
@@ -270,7 +274,7 @@ export function buildRoutingTable(snapshot: Snapshot, previous?: RoutingTable, d
       if (old.outlierTimer && next?.outlierTimer !== old.outlierTimer) clearInterval(old.outlierTimer);
     }
   }
-  return { byDomain, byName, clusters };
+  return { byDomain, byName, clusters, gatewayPorts };
 }
 
 /** Stops everything a table runs in the background (health checks). */

@@ -12,7 +12,7 @@ import type { UpstreamPool } from './upstream-pool.js';
 
 export class ProxyState {
   snapshot: Snapshot | undefined;
-  table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map() };
+  table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map(), gatewayPorts: new Map() };
   private readonly counters = new Map<string, (by?: number) => void>();
   /** Keep-alive mTLS connections to other sidecars (idle ones close before the peer's 60 s timeout). */
   readonly meshPool = new H1Pool({ idleTimeoutMs: 30_000, maxConnections: 256, maxPending: 4096 });

@@ -29,11 +29,6 @@ const FOREIGN: readonly ForeignKind[] = [
   },
   {
     group: '',
-    kind: 'Secret',
-    advice: 'Kubernetes configuration: used in Kubernetes mode; in local mode put the values in a Workload (spec.env) instead',
-  },
-  {
-    group: '',
     kind: 'Endpoints',
     advice: 'Kubernetes endpoints: in Kubernetes mode they come from Pods; in local mode from Workloads, so this is ignored',
   },

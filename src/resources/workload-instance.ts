@@ -20,6 +20,7 @@ const workloadInstanceSpecSchema = z.object({
     z.object({ service: objectName, namespace: z.string(), port: portNumber, localPort: portNumber }),
   ),
   ready: z.boolean(),
+  gateway: z.string().optional(),
 });
 
 export const workloadInstanceParser: KindParser<WorkloadInstanceSpec> = {
@@ -39,6 +40,7 @@ export const workloadInstanceParser: KindParser<WorkloadInstanceSpec> = {
       ready: raw.ready,
     };
     if (raw.zone !== undefined) spec.zone = raw.zone;
+    if (raw.gateway !== undefined) spec.gateway = raw.gateway;
     return spec;
   },
 };

@@ -73,6 +73,18 @@ describe('bookstore demo (trellis up examples/bookstore)', { timeout: 240_000 },
     assert.ok(inbound > 0, 'the bookstore sidecar counted mTLS requests from the buyer identity');
   });
 
+  it('serves the bookstore through its ingress gateway, which the mesh authorises like any client', async () => {
+    await eventually(async () => (await fetch('http://127.0.0.1:14080/books-bought')).status === 200, 30_000, 'the gateway answers');
+    const store = await mesh.instance('bookstore', 'bookstore-v1-0');
+    const fromGateway = await metricValue(store.spec.adminPort, 'trellis_inbound_requests_total', {
+      source: 'spiffe://cluster.local/ns/bookstore/sa/bookstore-gateway',
+      code: '200',
+    });
+    assert.ok(fromGateway > 0, 'the bookstore saw the gateway identity');
+    // Only what the gateway's TrafficTarget names: buying is not allowed from outside.
+    assert.equal((await fetch('http://127.0.0.1:14080/buy-a-book/new')).status, 403);
+  });
+
   it('denies the thief with 403 and an explanation, allows it after allow-thief.yaml, denies it again after delete', async () => {
     const denied = await viaProxy(thiefOut, BUY);
     assert.equal(denied.status, 403);
@@ -165,9 +177,9 @@ describe('bookstore demo (trellis up examples/bookstore)', { timeout: 240_000 },
     const status = await mesh.cli('status', '--json');
     assert.equal(status.code, 0, status.stderr);
     const parsed = JSON.parse(status.stdout) as { instances: { name: string; ready: boolean }[]; proxies: { connected: boolean; ackedVersion?: string; version?: string }[] };
-    assert.deepEqual(parsed.instances.map((i) => i.name).sort(), ['bookbuyer-0', 'bookstore-v1-0', 'bookstore-v2-0', 'bookthief-0', 'bookwarehouse-0']);
+    assert.deepEqual(parsed.instances.map((i) => i.name).sort(), ['bookbuyer-0', 'bookstore-gateway-gateway-0', 'bookstore-v1-0', 'bookstore-v2-0', 'bookthief-0', 'bookwarehouse-0']);
     assert.ok(parsed.instances.every((i) => i.ready));
-    assert.equal(parsed.proxies.length, 5);
+    assert.equal(parsed.proxies.length, 6);
     assert.ok(parsed.proxies.every((p) => p.connected && p.ackedVersion === p.version));
   });
 

@@ -213,4 +213,26 @@ describe('short-lived certificates and TCP services', { timeout: 120_000 }, () =
     const back = await echoOverTcp(port, Buffer.from('steal')).catch(() => Buffer.alloc(0));
     assert.equal(back.length, 0, 'nothing comes back');
   });
+
+  it('ends an open TCP connection when the TrafficTarget that allowed it is deleted', async () => {
+    const client = await mesh.instance('demo', 'client-0');
+    const port = client.spec.upstreams.find((u) => u.service === 'tcp-echo')!.localPort;
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+    s.on('error', () => {});
+    // The echo comes back while the connection is allowed.
+    const first = await new Promise<string>((resolve) => {
+      s.once('data', (d) => resolve(d.toString()));
+      s.write('ping');
+    });
+    assert.equal(first, 'ping');
+    const target = { kind: 'TrafficTarget', namespace: 'demo', name: 'client-to-tcp-echo' };
+    const saved = await mesh.client.get(target);
+    await mesh.client.delete({ refs: [target] });
+    try {
+      await Promise.race([closed, sleep(10_000).then(() => assert.fail('the connection stayed open after its TrafficTarget went'))]);
+    } finally {
+      await mesh.client.apply({ objects: [saved] });
+    }
+  });
 });

@@ -336,7 +336,15 @@ spec:
     await converged('res/health-policy');
     await control('health-1', '?health=503');
     try {
-      await sleep(1000);
+      // The sidecar's own view (config_dump) says when the checks have taken it out.
+      await eventually(
+        async () => {
+          const dump = (await (await fetch(`http://127.0.0.1:${client.spec.adminPort}/config_dump`)).json()) as { endpoints: Record<string, { instance: string; healthy: boolean }[]> };
+          return dump.endpoints['res/health:80']?.find((e) => e.instance === 'res/health-1')?.healthy === false;
+        },
+        30_000,
+        'health-1 marked unhealthy',
+      );
       await control('health-1', '?reset-count=1');
       for (let i = 0; i < 20; i++) assert.equal((await send('health')).status, 200);
       assert.equal((await control('health-1', '')).requests, 0, 'the unhealthy endpoint still got requests');

@@ -43,7 +43,7 @@ describe('kind registry', () => {
     const names = KINDS.flatMap((d) => [d.kind.toLowerCase(), d.plural, d.singular, ...d.shortNames]);
     const perKind = KINDS.map((d) => new Set([d.kind.toLowerCase(), d.plural, d.singular, ...d.shortNames]).size);
     assert.equal(new Set(names).size, perKind.reduce((a, b) => a + b, 0));
-    assert.deepEqual(KINDS.filter((d) => !d.namespaced).map((d) => d.kind), ['Namespace', 'MeshConfig']);
+    assert.deepEqual(KINDS.filter((d) => !d.namespaced).map((d) => d.kind), ['Namespace', 'MeshConfig', 'GatewayClass']);
     assert.deepEqual(kindDescriptor('TrafficTarget')!.versions, ['v1alpha1', 'v1alpha2', 'v1alpha3']);
   });
 });

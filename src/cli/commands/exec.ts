@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { instanceEnv } from '../../local/env.js';
+import { NETNS_ANNOTATION } from '../../local/netns/constants.js';
 import type { WorkloadInstanceResource, WorkloadResource } from '../../resources/types.js';
 import { CliError, connect, type GlobalOptions } from '../context.js';
 
@@ -33,6 +34,13 @@ export async function exec(
   }
   const w = await client.get<WorkloadResource>({ kind: 'Workload', namespace: ns, name: workload });
   const env = { ...process.env, ...instanceEnv(instance, w?.spec.env ?? {}) };
+  // Isolated mode: run inside the instance's network namespace, as its app runs (src/local/netns).
+  const netns = instance.metadata.annotations?.[NETNS_ANNOTATION];
+  if (netns) {
+    const { execInNamespace } = await import('../../local/netns/exec.js');
+    const wrapped = execInNamespace(netns, command, env);
+    return runChild(wrapped.argv, wrapped.env);
+  }
   return runChild(command, env);
 }
 
