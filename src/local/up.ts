@@ -10,6 +10,7 @@ import type { MeshConfigResource } from '../resources/types.js';
 import { cleanupLeftovers } from './cleanup.js';
 import { NetnsIsolation } from './netns/isolation.js';
 import { netnsPrerequisites } from './netns/prerequisites.js';
+import { missingPrograms } from './requirements.js';
 import { LocalRunner } from './runner.js';
 import { isAlive, readMeshInfo, statePaths, writeActivePointer, writeMeshInfo, type MeshInfo } from './state-dir.js';
 import { readinessTable } from './table.js';
@@ -58,6 +59,13 @@ export async function runUp(opts: UpOptions): Promise<number> {
   if (parsed.errors.length > 0) {
     for (const e of parsed.errors) log(`error: ${formatManifestError(e)}`);
     log(`${parsed.errors.length} error(s): nothing was started`);
+    return 1;
+  }
+
+  const missing = missingPrograms(parsed.resources);
+  if (missing.length > 0) {
+    for (const line of missing) log(line);
+    log('nothing was started');
     return 1;
   }
 
