@@ -16,6 +16,7 @@ import type { UpstreamOutcome } from './outlier.js';
 import { backoffMs, retryDecision } from './retry.js';
 import { pickClusterIndex, pickEndpoint, selectRouteMatch, type RuntimeCluster, type RuntimeFilters, type RuntimeVirtualHost } from './routing.js';
 import type { ProxyState } from './state.js';
+import type { RequestRecord } from './telemetry.js';
 
 /** Node's timers cannot wait longer; a disabled timeout waits this long. */
 const NO_TIMEOUT_MS = 2 ** 31 - 1;
@@ -26,7 +27,7 @@ const NO_EDITS: readonly HeaderEditsConfig[] = [];
 
 export function localReply(state: ProxyState, reason: string, status: number, body: string, headers?: [string, string][]): Decision {
   state.metrics.localReplies.inc({ reason });
-  return headers ? { kind: 'reply', status, body, headers } : { kind: 'reply', status, body };
+  return headers ? { kind: 'reply', status, body, headers, reason } : { kind: 'reply', status, body, reason };
 }
 
 /** Applies header edits in order (set, add, remove) to what the headers will be; returns what to drop and append. */
@@ -96,7 +97,16 @@ interface Call {
   /** ms since epoch; undefined = no overall timeout. */
   deadline?: number;
   tryTimeoutMs: number;
-  done: (status: number) => void;
+  done: (status: number, requestBytes?: number, responseBytes?: number) => void;
+  /** The endpoint of the latest try. */
+  endpoint?: EndpointState;
+}
+
+/** `ns/bookstore-v1-0` → `bookstore-v1` (local-mode instance names are `<workload>-<index>`). */
+export function workloadOfInstance(instance: string): string {
+  const name = instance.slice(instance.indexOf('/') + 1);
+  const dash = name.lastIndexOf('-');
+  return dash > 0 && /^\d+$/.test(name.slice(dash + 1)) ? name.slice(0, dash) : name;
 }
 
 /** The outcome as outlier detection and retries see it; overflow never reached the endpoint. */
@@ -111,11 +121,50 @@ function event(state: ProxyState, name: string, cluster: string): void {
   state.metrics.resilience.inc({ event: name, cluster });
 }
 
+/** Telemetry of one outbound (or gateway) call, emitted when it ends. */
+function outboundRecord(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, path: string, start: number): RequestRecord {
+  const node = state.snapshot?.node;
+  return {
+    direction: state.snapshot?.gateway ? 'gateway' : 'outbound',
+    protocol: 'http',
+    start,
+    durationMs: 0,
+    method: req.method,
+    path,
+    authority: host,
+    status: 0,
+    requestBytes: 0,
+    responseBytes: 0,
+    source: node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {},
+    destination: { service: vh.config.name, namespace: vh.config.namespace },
+    retries: 0,
+  };
+}
+
 export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string): Decision {
+  if (!state.telemetry.active) return routeCall(state, req, vh, host, target, undefined);
+  const start = Date.now();
+  const record = outboundRecord(state, req, vh, host, splitTarget(target)[0], start);
+  const d = routeCall(state, req, vh, host, target, record);
+  if (d.kind === 'reply') {
+    if (d.reason) record.reason = d.reason;
+    const inner = d.done;
+    d.done = (status) => {
+      inner?.(status);
+      record.status = status;
+      record.durationMs = Date.now() - start;
+      state.telemetry.emit(record);
+    };
+  }
+  return d;
+}
+
+function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string, record: RequestRecord | undefined): Decision {
   const [path, query] = splitTarget(target);
   const sel = selectRouteMatch(vh, req, path);
   if (!sel) return localReply(state, 'no_route', 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${path}`);
   const route = sel.route;
+  if (record) record.route = route.name;
 
   // Fault injection (the first matching rule applies).
   let delayMs = 0;
@@ -193,6 +242,25 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
     tryTimeoutMs: perTry === 0 ? NO_TIMEOUT_MS : perTry ?? (requestMs !== undefined ? NO_TIMEOUT_MS : LIMITS.upstreamResponseTimeoutMs),
     done: state.outboundCounter(vh.config.name, cluster.config.name),
   };
+  if (record) {
+    const count = call.done;
+    record.destination.service = cluster.config.name;
+    call.done = (status, requestBytes = 0, responseBytes = 0) => {
+      count(status);
+      record.status = status;
+      record.durationMs = Date.now() - record.start;
+      record.requestBytes = requestBytes;
+      record.responseBytes = responseBytes;
+      record.retries = call.retries;
+      const ep = call.endpoint;
+      if (ep) {
+        record.upstream = ep.config.instance;
+        record.destination.identity = ep.config.identity;
+        record.destination.workload = workloadOfInstance(ep.config.instance);
+      }
+      state.telemetry.emit(record);
+    };
+  }
   if (requestMs) call.deadline = now + requestMs;
   if (vh.retries) call.tried = new Set();
 
@@ -251,6 +319,7 @@ function tryOnce(call: Call, delayMs: number, now = Date.now()): ForwardDecision
   const remaining = call.deadline === undefined ? NO_TIMEOUT_MS : call.deadline - now - delayMs;
   const isRetry = call.retries > 0;
   tried?.add(ep);
+  call.endpoint = ep;
   ep.active++;
   cluster.load.active++;
   if (isRetry) cluster.load.retrying++;

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { InboundListener, RateLimitConfig } from '../compiler/snapshot.js';
-import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
+import { parseSpiffeId, spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import { compileAuthorizer, type Authorizer } from './authz.js';
 import { TLS_OPTIONS } from './credentials.js';
 import type { RequestHead } from './h1/head.js';
@@ -16,6 +16,7 @@ import { RateLimiter } from './rate-limit.js';
 import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
 import type { ProxyState } from './state.js';
+import type { RequestRecord } from './telemetry.js';
 
 /** What an inbound listener needs from the current snapshot; replaced on every update. */
 export interface InboundConfig {
@@ -78,6 +79,29 @@ function peerIdentity(socket: net.Socket): string | undefined {
   return id ?? undefined;
 }
 
+/** The record of one inbound request or connection; the caller fills in how it ended. */
+function inboundRecord(state: ProxyState, protocol: 'http' | 'tcp', source: string | undefined, listener: InboundListener, req?: RequestHead, path?: string): RequestRecord {
+  const node = state.snapshot?.node;
+  const peer = source ? parseSpiffeId(source) : undefined;
+  return {
+    direction: 'inbound',
+    protocol,
+    start: Date.now(),
+    durationMs: 0,
+    ...(req ? { method: req.method, path, authority: req.headers['host'] ?? '' } : {}),
+    status: 0,
+    requestBytes: 0,
+    responseBytes: 0,
+    source: source ? { identity: source, ...(peer ? { namespace: peer.namespace, workload: peer.serviceAccount } : {}) } : {},
+    destination: {
+      ...(node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {}),
+      ...(listener.services[0] ? { service: listener.services[0] } : {}),
+    },
+    upstream: `127.0.0.1:${listener.appPort}`,
+    retries: 0,
+  };
+}
+
 const DROP_FROM_PEER = new Set(['x-trellis-peer-identity']);
 
 export interface InboundServer {
@@ -98,9 +122,24 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     const path = pathOf(req.target);
     const transport = socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
     const decision = authorizer.http(source, listener.appPort, req, path);
-    const done = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
+    const count = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
+    let done: (status: number, requestBytes?: number, responseBytes?: number) => void = count;
+    let reason: string | undefined;
+    if (state.telemetry.active) {
+      const record = inboundRecord(state, 'http', source, listener, req, path);
+      done = (status, requestBytes = 0, responseBytes = 0) => {
+        count(status);
+        record.status = status;
+        record.durationMs = Date.now() - record.start;
+        record.requestBytes = requestBytes;
+        record.responseBytes = responseBytes;
+        if (reason) record.reason = reason;
+        state.telemetry.emit(record);
+      };
+    }
     if (!decision.allowed) {
       state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
+      reason = 'rbac';
       return {
         kind: 'reply',
         status: 403,
@@ -112,6 +151,7 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     const limited = rateLimited(limits, source, req, path);
     if (limited) {
       state.metrics.resilience.inc({ event: 'rate_limited', cluster: limited.limit.config.service });
+      reason = 'rate_limited';
       return {
         kind: 'reply',
         status: 429,
@@ -149,10 +189,24 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   const onTcp = (socket: net.Socket) => {
     const source = peerIdentity(socket);
     const decision = config.authorizer.tcp(source, config.listener.appPort);
+    const record = state.telemetry.active ? inboundRecord(state, 'tcp', source, config.listener) : undefined;
     if (!decision.allowed) {
       state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
+      if (record) {
+        record.reason = 'rbac';
+        state.telemetry.emit(record);
+      }
       socket.destroy();
       return;
+    }
+    if (record) {
+      // A connection is one record: bytes each way, emitted when it closes.
+      socket.once('close', () => {
+        record.durationMs = Date.now() - record.start;
+        record.requestBytes = socket.bytesRead;
+        record.responseBytes = socket.bytesWritten;
+        state.telemetry.emit(record);
+      });
     }
     const limited = rateLimited(limits, source, undefined, '');
     if (limited) {

@@ -5,7 +5,7 @@
 // Stack: virtual host → route → split (cluster) → endpoint → mTLS pool.
 
 import net from 'node:net';
-import { localReply, outboundCall } from './call.js';
+import { localReply, outboundCall, workloadOfInstance } from './call.js';
 import type { RequestHead } from './h1/head.js';
 import { serveH1, type Decision } from './h1/server.js';
 import { LIMITS } from './limits.js';
@@ -93,6 +93,25 @@ export function createOutboundTcpServer(state: ProxyState, virtualHost: () => Ru
         state.metrics.resilience.inc({ event: 'outlier_ejection', cluster: cluster.config.name });
       }
     });
+    if (state.telemetry.active) {
+      const node = state.snapshot?.node;
+      const start = Date.now();
+      client.once('close', () =>
+        state.telemetry.emit({
+          direction: 'outbound',
+          protocol: 'tcp',
+          start,
+          durationMs: Date.now() - start,
+          status: 0,
+          requestBytes: client.bytesRead,
+          responseBytes: client.bytesWritten,
+          source: node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {},
+          destination: { service: cluster.config.name, namespace: cluster.config.namespace, identity: ep.config.identity, workload: workloadOfInstance(ep.config.instance) },
+          upstream: ep.config.instance,
+          retries: 0,
+        }),
+      );
+    }
     // timeouts.idle: 0 turns the idle timeout off.
     pipeBoth(client, upstream, policy?.idleTimeoutMs ?? LIMITS.tcpIdleTimeoutMs);
   });

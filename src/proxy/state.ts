@@ -7,11 +7,14 @@ import type { Credentials } from './credentials.js';
 import { H1Pool } from './h1/pool.js';
 import type { Logger } from './log.js';
 import type { RoutingTable } from './routing.js';
+import { Telemetry } from './telemetry.js';
 import type { Counter, ProxyMetrics } from './stats.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 export class ProxyState {
   snapshot: Snapshot | undefined;
+  /** Per-request records for metrics, access logs and traces. */
+  readonly telemetry = new Telemetry();
   table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map(), gatewayPorts: new Map() };
   private readonly counters = new Map<string, (by?: number) => void>();
   /** Keep-alive mTLS connections to other sidecars (idle ones close before the peer's 60 s timeout). */

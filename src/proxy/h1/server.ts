@@ -45,8 +45,11 @@ export interface ForwardDecision {
   /** Time allowed for the response head of this try. */
   responseTimeoutMs: number;
   fail: (kind: FailureKind, err: Error) => { status: number; body: string; headers?: [string, string][] };
-  /** Called once with the status sent to the client (0 if the exchange broke); only the last try's is called. */
-  done: (status: number) => void;
+  /**
+   * Called once with the status sent to the client (0 if the exchange broke)
+   * and the body bytes that went up and came back; only the last try's is called.
+   */
+  done: (status: number, requestBytes?: number, responseBytes?: number) => void;
   /** Wait this long before sending (fault delay, retry back-off). */
   delayMs?: number;
   /** Called once per try with how it ended (endpoint accounting, outlier detection). */
@@ -63,7 +66,7 @@ export interface ForwardDecision {
 }
 
 export type Decision =
-  | { kind: 'reply'; status: number; body: string; headers?: [string, string][]; done?: (status: number) => void }
+  | { kind: 'reply'; status: number; body: string; headers?: [string, string][]; done?: (status: number) => void; /** Why the proxy answered itself. */ reason?: string }
   | ForwardDecision;
 
 export interface H1Limits {
@@ -253,6 +256,10 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
 
   function exchange(up: UpstreamConnection, req: RequestHead, d: ForwardDecision, rest: Buffer, retried: boolean): void {
     client.resume();
+    // Body bytes forwarded each way, for metrics and access logs.
+    let reqBytes = 0;
+    let resBytes = 0;
+    const report = (status: number) => d.done(status, reqBytes, resBytes);
     // The body as sent, for a retry (undefined once it outgrows the limit or when no retry is possible).
     let replay: Buffer[] | undefined = d.retry ? [] : undefined;
     let replayBytes = 0;
@@ -295,7 +302,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     function fail(err: Error): void {
       const reply = d.fail(failureKind(err as NodeJS.ErrnoException), err);
       if (!closed) client.end(localResponse(reply.status, reply.body, reply.headers, true, req.method === 'HEAD'));
-      d.done(reply.status);
+      report(reply.status);
       busy = false;
       bodySink = undefined;
     }
@@ -319,10 +326,10 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       settled = true;
       // Mid-response: a body delimited by close ends here; anything else is truncated.
       if (resBody?.kind === 'close') {
-        d.done(status);
+        report(status);
         client.end();
       } else {
-        d.done(0);
+        report(0);
         client.destroy();
       }
     }
@@ -348,6 +355,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       if (n > 0) {
         sentBodyBytes = true;
         const b = n === chunk.length ? chunk : chunk.subarray(0, n);
+        reqBytes += n;
         writeUp(b);
         sentBody?.(b);
       }
@@ -427,6 +435,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
     /** Writes the body bytes of `chunk` (after `head`, in the same write: one TLS record, one segment). */
     function deliver(chunk: Buffer, head?: Buffer): void {
       const n = resBody!.consume(chunk, 0);
+      resBytes += n;
       const body = n === chunk.length ? chunk : chunk.subarray(0, n);
       const out = head ? joinSmall(head, body) : body;
       if (out.length > 0 && !client.write(out) && !clientDrainWait) {
@@ -445,7 +454,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       if (!reqBody.done) {
         // The upstream answered before the request body ended (e.g. an early 413): stop here.
         settled = true;
-        d.done(status);
+        report(status);
         up.socket.destroy();
         client.end();
         return;
@@ -455,7 +464,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       up.handlers = undefined;
       if (responseClose) up.socket.destroy();
       else d.pool.release(up);
-      d.done(status);
+      report(status);
       finish(req.close, extra);
     }
 
@@ -466,7 +475,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
         up.handlers = undefined;
         up.socket.destroy();
         if (!responded) d.attempt?.({ cancelled: true });
-        d.done(0);
+        report(0);
       }
     };
 
@@ -475,6 +484,7 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       // The head and the body bytes that came with it in one write.
       const n = reqBody.consume(rest, 0);
       sentBodyBytes = n > 0;
+      reqBytes += n;
       writeUp(joinSmall(head, rest.subarray(0, n)));
       sentBody?.(rest.subarray(0, n));
       if (n < rest.length) {
