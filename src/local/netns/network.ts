@@ -70,7 +70,7 @@ export async function pickSubnet(id: string): Promise<number> {
   const used = new Set<number>();
   for (const m of out.matchAll(/inet 198\.18\.(\d+)\.\d+\/(\d+)/g)) {
     const [third, len] = [Number(m[1]), Number(m[2])];
-    if (len < 24) return Promise.reject(new Error(`an interface has a wide address in 198.18.0.0/16 (/${len}); isolated mode needs that range`));
+    if (len < 24) throw new Error(`an interface has a wide address in 198.18.0.0/16 (/${len}); isolated mode needs that range`);
     used.add(third);
   }
   const start = parseInt(id.slice(0, 4), 16) % 256;
@@ -90,7 +90,7 @@ function hostSysctl(key: string, value: string): void {
   }
 }
 
-/** Creates the bridge with the host address; returns host rules added. */
+/** Creates the bridge with the host address; host rules it needs are recorded (before being added) in `rec`. */
 export async function createBridge(rec: NetworkRecord, save: () => void): Promise<void> {
   const br = bridgeName(rec.id);
   await run('ip', ['link', 'add', br, 'type', 'bridge']);
