@@ -16,7 +16,7 @@ export function readinessTable(runner: LocalRunner): string {
       s.gateway ? 'gateway' : app ? String(app.port) : '-',
       `${s.ports.map((p) => p.inboundPort).join(',') || '-'}/${s.outboundPort}/${s.adminPort}`,
       inst.ready ? 'yes' : 'no',
-      s.gateway ? (gatewayUrls ?? '') : app ? `http://127.0.0.1:${app.port}/` : '',
+      s.gateway ? (gatewayUrls ?? '') : app ? `http://${s.address}:${app.port}/` : '',
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
