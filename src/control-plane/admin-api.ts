@@ -10,6 +10,8 @@ import type { Resource, ResourceRef } from '../resources/types.js';
 import { refOf } from '../resources/types.js';
 import type { ListFilter, Store, WatchHandle } from '../store/types.js';
 import { RevisionCompactedError } from '../store/types.js';
+import { accessHandler, configDumpHandler, proxyIdOfPath } from './admin-access.js';
+import { dashboardRoutes } from './admin-dashboard.js';
 import { AdminError, intParam, readJsonObject, sendError, sendJson } from './admin-http.js';
 import { canonicalKind, parseRequestManifests, withStatus, type StatusLookup } from './admin-resources.js';
 import type {
@@ -81,7 +83,8 @@ async function dispatch(
 ): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
-    const byMethod = routes.get(url.pathname);
+    // /v1/proxies/<ns>/<instance>/config_dump carries the proxy id in the path.
+    const byMethod = routes.get(url.pathname) ?? (proxyIdOfPath(url) !== undefined ? routes.get('/v1/proxies/config_dump') : undefined);
     if (!byMethod) throw new AdminError(404, 'TRELLIS_E_NOT_FOUND', `no route ${url.pathname}`);
     const handler = byMethod.get(req.method ?? 'GET');
     if (!handler) {
@@ -187,6 +190,11 @@ function buildRoutes(deps: AdminServerDeps, watchers: Set<http.ServerResponse>):
     };
     sendJson(res, 200, reply);
   });
+
+  // The dashboard (docs/dashboard.md): static files, the access explorer, sidecar config dumps.
+  for (const [path, h] of dashboardRoutes()) add('GET', path, h);
+  add('GET', '/v1/access', accessHandler(store));
+  add('GET', '/v1/proxies/config_dump', configDumpHandler(store));
 
   return routes;
 }
