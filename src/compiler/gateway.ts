@@ -79,6 +79,10 @@ export function compileGateway(
     }
     const byHost = listenerRoutes(gw, l, routes, namespaceLabels);
     for (const host of [...byHost.keys()].sort()) {
+      // A request the proxy sends to this host's virtual host is also covered by the
+      // wildcard (and catch-all) routes: their rules compete by match precedence.
+      const merged = new Set<HTTPRouteResource>();
+      for (const [other, rs] of byHost) if (covers(other, host)) for (const r of rs) merged.add(r);
       const vh: VirtualHost = {
         name: `${id}/${l.name}/${host}`,
         service: gw.metadata.name,
@@ -86,13 +90,22 @@ export function compileGateway(
         port: l.port,
         protocol: 'http',
         domains: [host],
-        routes: compileHttpRoutes(byHost.get(host)!, { catalog, diagnostics }),
+        routes: compileHttpRoutes([...merged], { catalog, diagnostics }),
       };
       out.virtualHosts.push(vh);
     }
     listeners.push(out);
   }
   return { name: id, listeners };
+}
+
+/** Does the route hostname `pattern` cover every request host that `host` stands for? */
+export function covers(pattern: string, host: string): boolean {
+  if (pattern === host || pattern === '*') return true;
+  if (!pattern.startsWith('*.')) return false;
+  const suffix = pattern.slice(1); // `.com`
+  const name = host.startsWith('*.') ? host.slice(1) : host;
+  return name.endsWith(suffix) && name.length > suffix.length;
 }
 
 function listenerTls(gw: GatewayResource, l: GatewayListener, index: ResourceIndex): GatewayListenerConfig['tls'] | undefined {
