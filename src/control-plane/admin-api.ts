@@ -14,6 +14,7 @@ import { accessHandler, configDumpHandler, proxyIdOfPath } from './admin-access.
 import { dashboardRoutes } from './admin-dashboard.js';
 import { AdminError, intParam, readJsonObject, sendError, sendJson } from './admin-http.js';
 import { canonicalKind, parseRequestManifests, withStatus, type StatusLookup } from './admin-resources.js';
+import { prometheusTargets } from './prometheus-sd.js';
 import type {
   ApplyResponse,
   DeleteResponse,
@@ -190,6 +191,9 @@ function buildRoutes(deps: AdminServerDeps, watchers: Set<http.ServerResponse>):
     };
     sendJson(res, 200, reply);
   });
+
+  // Prometheus http_sd_configs: every proxy's /stats (docs/metrics.md).
+  add('GET', '/v1/prometheus/targets', (_req, res) => sendJson(res, 200, prometheusTargets(store.list({ kind: 'WorkloadInstance' }))));
 
   // The dashboard (docs/dashboard.md): static files, the access explorer, sidecar config dumps.
   for (const [path, h] of dashboardRoutes()) add('GET', path, h);

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { Credentials } from './credentials.js';
 import { ListenerManager } from './listeners.js';
+import { installRequestMetrics } from './metrics.js';
 import { createLogger } from './log.js';
 import { createAdminServer } from './admin.js';
 import { ProxyState } from './state.js';
@@ -37,6 +38,7 @@ const credentials = new Credentials();
 const metrics = createProxyMetrics();
 const state = new ProxyState(proxyId, credentials, new UpstreamPool(credentials), metrics, log);
 const listeners = new ListenerManager(state);
+installRequestMetrics(state);
 credentials.onChange((m) => metrics.certificateExpiry.set({}, () => Math.floor(m.notAfter.getTime() / 1000)));
 
 const xds = new XdsClient({
