@@ -120,6 +120,31 @@ export function buildProgram(): Command {
       ),
     );
 
+  program
+    .command('check-access')
+    .description('can FROM reach TO? answered by the compiler with the rule that decides (exit 0 allowed, 2 denied)')
+    .argument('<from>', 'source: NAMESPACE/NAME of a workload, gateway, service or service account')
+    .argument('<to>', 'destination: NAMESPACE/NAME of a service (or of a workload without one)')
+    .option('--path <path>', 'request path (and query)', '/')
+    .option('--method <method>', 'HTTP method', 'GET')
+    .option('--port <port>', 'service port (default: its first port)')
+    .option('-H, --header <header>', "request header 'name: value' (repeatable)", collect, [])
+    .option('-n, --namespace <ns>', 'namespace of FROM and TO given without one', 'default')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json']))
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .action(
+      run(async (from: string, to: string, _o: unknown, cmd: Command) =>
+        (await import('./commands/check-access.js')).checkAccess(from, to, optionsOf(cmd)),
+      ),
+    );
+
+  program
+    .command('dashboard')
+    .description("print the URL of the running mesh's dashboard and open it in a browser")
+    .option('--no-open', 'only print the URL')
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .action(run(async (_o: unknown, cmd: Command) => (await import('./commands/dashboard.js')).dashboard(optionsOf(cmd))));
+
   return program;
 }
 
