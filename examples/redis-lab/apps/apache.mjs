@@ -2,13 +2,14 @@
 // for an Apache httpd with rewrite rules. Two rules:
 //
 //   /count/<path>           → http://counter.c/<path> (the counter app in
-//                             namespace c), through the sidecar (HTTP_PROXY):
-//                             method, query, body and the answer passed on.
+//                             namespace c): method, query, body and the answer
+//                             passed on. Through the sidecar's HTTP proxy in
+//                             process mode (HTTP_PROXY); plain counter.c:80 in
+//                             isolated mode (the mesh captures it).
 //   /redis/<CMD>/<arg>/...  → the Redis command `CMD arg ...` sent straight to
-//                             Redis in namespace d, through the sidecar's
-//                             explicit upstream port for redis.d:6379
-//                             ($UPSTREAM_REDIS_6379); Webdis-style answer
-//                             {"<CMD>": <reply>}. /redis/GET/time = `GET time`.
+//                             Redis in namespace d (redis.d:6379: lib.mjs
+//                             redisTarget() says how, per mode); Webdis-style
+//                             answer {"<CMD>": <reply>}. /redis/GET/time = `GET time`.
 //
 // The mesh lets b call c (HTTP) but not Redis: d's sidecar closes b's
 // connection, and this app answers 502 with the error. That is the point of
@@ -19,17 +20,17 @@
 // Redis error reply, 502 {error} when the connection was closed or refused,
 // 504 {error} on timeout. GET / lists the rules; GET /healthz: ok.
 //
-// Env: PORT, COUNTER_URL (http://counter.c), UPSTREAM_REDIS_6379 or
-// REDIS_HOST (127.0.0.1) + REDIS_PORT (6379), REQUEST_TIMEOUT_MS (3000).
+// Env: PORT, COUNTER_URL (http://counter.c), HTTP_PROXY (process mode),
+// UPSTREAM_REDIS_6379 (process mode), REDIS_SERVICE (redis.d:6379),
+// REDIS_HOST + REDIS_PORT (without the mesh), REQUEST_TIMEOUT_MS (3000).
 
 import http from 'node:http';
-import { call, env, errorText, exitOnSignals, hostPort, intEnv, listen, log, readBody, sendJson, sendText } from './lib.mjs';
+import { call, env, errorText, exitOnSignals, intEnv, listen, log, readBody, redisTarget, sendJson, sendText } from './lib.mjs';
 import { redisCommand } from './resp.mjs';
 
 const counterUrl = env('COUNTER_URL', 'http://counter.c').replace(/\/+$/, '');
-const upstream = env('UPSTREAM_REDIS_6379');
-const redis = upstream ? hostPort(upstream, 6379) : { host: env('REDIS_HOST', '127.0.0.1'), port: intEnv('REDIS_PORT', 6379) };
-const redisName = `redis ${redis.host}:${redis.port}${upstream ? ' (redis.d:6379 through the sidecar)' : ''}`;
+const redis = redisTarget();
+const redisName = `Redis at ${redis.name}`;
 const timeoutMs = intEnv('REQUEST_TIMEOUT_MS', 3000);
 const instance = env('TRELLIS_INSTANCE_NAME', 'apache');
 

@@ -1,8 +1,9 @@
 // counter: the application tier of the segregation lab (namespace c). A hit
-// counter kept in Redis (namespace d), reached with the `redis` client through
-// the sidecar's explicit upstream port for redis.d:6379
-// ($UPSTREAM_REDIS_6379): d's sidecar lets the connection in because
-// TrafficTarget redis-allow-counter allows this service account.
+// counter kept in Redis (namespace d, redis.d:6379), reached with the `redis`
+// client: through the sidecar's explicit upstream port ($UPSTREAM_REDIS_6379)
+// in process mode, at the plain Service name in isolated mode (lib.mjs
+// redisTarget()). d's sidecar lets the connection in because TrafficTarget
+// redis-allow-counter allows this service account.
 //
 // GET|POST /set[?value=N]  INCR counter (or SET counter N); also SET time <now> → { count, time }
 // GET      /get            GET counter → { count } (0 when unset)
@@ -11,18 +12,18 @@
 // GET      /healthz        { status: "ok", redis: "ready" | "connecting" } (200 either way)
 // Redis unreachable: 503 { error }.
 //
-// Env: PORT, VERSION (counter-1.0), UPSTREAM_REDIS_6379 or REDIS_HOST
-// (127.0.0.1) + REDIS_PORT (6379), REDIS_TIMEOUT_MS (2000).
+// Env: PORT, VERSION (counter-1.0), HTTP_PROXY + UPSTREAM_REDIS_6379 (process
+// mode), REDIS_SERVICE (redis.d:6379), REDIS_HOST + REDIS_PORT (without the
+// mesh), REDIS_TIMEOUT_MS (2000).
 
 import http from 'node:http';
 import { createClient } from 'redis';
-import { env, errorText, exitOnSignals, hostPort, intEnv, listen, log, sendJson } from './lib.mjs';
+import { env, errorText, exitOnSignals, intEnv, listen, log, redisTarget, sendJson } from './lib.mjs';
 
 const version = env('VERSION', 'counter-1.0');
 const instance = env('TRELLIS_INSTANCE_NAME', 'counter');
-const upstream = env('UPSTREAM_REDIS_6379');
-const target = upstream ? hostPort(upstream, 6379) : { host: env('REDIS_HOST', '127.0.0.1'), port: intEnv('REDIS_PORT', 6379) };
-const redisName = `redis ${target.host}:${target.port}${upstream ? ' (redis.d:6379 through the sidecar)' : ''}`;
+const target = redisTarget();
+const redisName = `Redis at ${target.name}`;
 const timeoutMs = intEnv('REDIS_TIMEOUT_MS', 2000);
 
 const redis = createClient({
