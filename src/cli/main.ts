@@ -101,6 +101,21 @@ export function buildProgram(): Command {
     .action(run(async (_o: unknown, cmd: Command) => (await import('./commands/status.js')).status(optionsOf(cmd))));
 
   program
+    .command('stat')
+    .description('traffic of workloads, services or namespaces: success rate, requests per second, latency percentiles (like linkerd viz stat)')
+    .argument('[kind]', 'workloads (wl), services (svc) or namespaces (ns)', 'workloads')
+    .option('-n, --namespace <ns>', 'namespace (default: default; for namespaces: all)')
+    .option('-A, --all-namespaces', 'every namespace')
+    .option('--window <duration>', 'how far back to look, 1s to 5m', '30s')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'wide']))
+    .option('--state-dir <dir>', STATE_DIR_HELP)
+    .action(
+      run(async (kind: string | undefined, _o: unknown, cmd: Command) =>
+        (await import('./commands/stat.js')).stat(kind, optionsOf(cmd)),
+      ),
+    );
+
+  program
     .command('validate')
     .description('check manifests without a running mesh (errors name file, line and field)')
     .argument('<path>', 'manifest file or folder')

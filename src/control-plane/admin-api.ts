@@ -13,6 +13,7 @@ import { RevisionCompactedError } from '../store/types.js';
 import { accessHandler, configDumpHandler, proxyIdOfPath } from './admin-access.js';
 import { dashboardRoutes } from './admin-dashboard.js';
 import { AdminError, intParam, readJsonObject, sendError, sendJson } from './admin-http.js';
+import { registerMetricsRoutes, type TrafficMetricsSource } from './admin-metrics.js';
 import { canonicalKind, parseRequestManifests, withStatus, type StatusLookup } from './admin-resources.js';
 import { prometheusTargets } from './prometheus-sd.js';
 import type {
@@ -40,6 +41,8 @@ export interface AdminServerDeps {
   statusOf?: StatusLookup;
   /** Interval of watch heartbeats; 10 s unless a test says otherwise. */
   heartbeatMs?: number;
+  /** Traffic metrics collected from the proxies (GET /v1/trafficmetrics, /v1/graph); absent: those answer 503. */
+  metrics?: TrafficMetricsSource;
 }
 
 /** How long a client may take to send its request (headers + body). Watch responses are not bounded by it. */
@@ -199,6 +202,9 @@ function buildRoutes(deps: AdminServerDeps, watchers: Set<http.ServerResponse>):
   for (const [path, h] of dashboardRoutes()) add('GET', path, h);
   add('GET', '/v1/access', accessHandler(store));
   add('GET', '/v1/proxies/config_dump', configDumpHandler(store));
+
+  // SMI TrafficMetrics and the service graph (admin-metrics.ts).
+  registerMetricsRoutes(add, deps);
 
   return routes;
 }

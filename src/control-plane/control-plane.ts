@@ -20,6 +20,7 @@ import { statePaths } from '../local/state-dir.js';
 import { openFileStore } from '../store/file.js';
 import type { Store } from '../store/types.js';
 import { createAdminServer } from './admin-api.js';
+import { instanceScrapeTargets, MetricsCollector } from './metrics-collector.js';
 import { policyConflicts } from '../compiler/policy.js';
 import { CONTROL_PLANE_SERVER_NAME } from './protocol.js';
 import { XdsServer } from './xds-server.js';
@@ -33,6 +34,8 @@ export interface ControlPlaneOptions {
   /** Fixed for the life of the mesh's CA. */
   trustDomain?: string;
   log?: (msg: string) => void;
+  /** How often proxies' /stats are scraped for traffic metrics; 0 turns collection off. Default: $TRELLIS_METRICS_INTERVAL_MS, else 2000 ms. */
+  metricsIntervalMs?: number;
 }
 
 export interface ControlPlane {
@@ -138,8 +141,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   const watch = store.watch(store.revision(), () => void schedule());
 
+  // Traffic metrics: every proxy's /stats, scraped every 2 s (metrics-collector.ts).
+  const metricsIntervalMs = opts.metricsIntervalMs ?? (process.env.TRELLIS_METRICS_INTERVAL_MS ? Number(process.env.TRELLIS_METRICS_INTERVAL_MS) : undefined);
+  const metrics = new MetricsCollector({
+    targets: () => instanceScrapeTargets(store.list({ kind: 'WorkloadInstance' })),
+    intervalMs: metricsIntervalMs || undefined,
+    log,
+  });
+  if (metricsIntervalMs !== 0) metrics.start();
+
   const admin: http.Server = createAdminServer({
     store,
+    metrics,
     getProxies: () => xds.statuses(),
     getMesh: () => ({ ...result.mesh, trustDomain, diagnostics: result.diagnostics }),
     statusOf,
@@ -172,6 +185,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     close: async () => {
       watch.close();
       xds.close();
+      await metrics.stop();
       admin.closeAllConnections();
       await new Promise<void>((r) => admin.close(() => r()));
       await store.close();
