@@ -29,8 +29,12 @@ export function instanceEnv(
     TRELLIS_SERVICE_ACCOUNT: spec.serviceAccountName,
   };
   // Isolated mode (src/local/netns): iptables captures the app's traffic; there is no HTTP proxy to name.
+  // TRELLIS_ISOLATION tells apps which mode they run in (plain Service names work only in netns).
   if (instance.metadata.annotations?.[ISOLATION_ANNOTATION] === 'netns') {
     for (const k of ['HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy']) delete env[k];
+    env.TRELLIS_ISOLATION = 'netns';
+  } else {
+    env.TRELLIS_ISOLATION = 'process';
   }
   if (spec.zone) env.TRELLIS_ZONE = spec.zone;
   if (spec.ports.length > 0) env.PORT = String(spec.ports[0].port);

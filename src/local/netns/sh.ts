@@ -18,7 +18,8 @@ export class CommandError extends Error {
 /** Runs `cmd args`, optionally feeding `input` on stdin; resolves to stdout, rejects with CommandError. */
 export function run(cmd: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // The same resolution as the prerequisite check: sbin folders count even when PATH lacks them.
+    const child = spawn(which(cmd) ?? cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -32,7 +33,7 @@ export function run(cmd: string, args: string[], input?: string): Promise<string
 
 /** Sync variant for cleanup: never throws; returns ok and output. */
 export function runSync(cmd: string, args: string[], input?: string): { ok: boolean; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { input: input ?? '', encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync(which(cmd) ?? cmd, args, { input: input ?? '', encoding: 'utf8', timeout: 10_000 });
   return { ok: r.status === 0, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? r.error.message : '') };
 }
 
