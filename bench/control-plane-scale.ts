@@ -201,7 +201,11 @@ export async function runControlPlaneScale(opts: { smoke: boolean }): Promise<Co
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-cp-scale-'));
   // BENCH_CPU_PROF=DIR writes a CPU profile of the control plane there.
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const cp = spawn(process.execPath, [...prof, CONTROL_PLANE_MAIN, '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The simulated proxies serve no /stats: metrics collection would only measure refused scrapes.
+  const cp = spawn(process.execPath, [...prof, CONTROL_PLANE_MAIN, '--state-dir', stateDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TRELLIS_METRICS_INTERVAL_MS: '0' },
+  });
   const proxies: SimulatedProxy[] = [];
   try {
     const ports = await new Promise<{ adminPort: number; xdsPort: number }>((resolve, reject) => {
