@@ -118,7 +118,7 @@ export function waterfallSvg(spans) {
   const t0 = Math.min(...rows.map((x) => x.timestamp));
   const t1 = Math.max(...rows.map((x) => x.timestamp + (x.duration ?? 0)));
   const total = Math.max(1, t1 - t0);
-  const labelW = 330;
+  const labelW = 380;
   const barW = 560;
   const rowH = 26;
   const top = 26;
@@ -138,7 +138,7 @@ export function waterfallSvg(spans) {
     const w = Math.max(2, ((x.duration ?? 0) / total) * barW);
     const err = isError(x);
     const status = x.tags?.['http.status_code'];
-    const label = `${service} ${x.kind === 'CLIENT' ? '→' : x.kind === 'SERVER' ? '⇢' : '·'} ${x.name}`;
+    const label = `${service}${x.kind ? ` (${x.kind.toLowerCase()})` : ''} ${x.name}`;
     svg.append(
       s(
         'g',
@@ -151,7 +151,7 @@ export function waterfallSvg(spans) {
           'data-service': service,
         },
         s('title', {}, `${service} ${x.kind ?? ''} ${x.name}: ${fmtMs((x.duration ?? 0) / 1000)} from +${fmtMs((x.timestamp - t0) / 1000)}${status ? `, status ${status}` : ''}${err && x.tags?.error ? `, error ${x.tags.error}` : ''}`),
-        s('text', { x: 8 + x.depth * 16, y: y + 17, class: 'span-label' }, label.length > 44 - x.depth * 2 ? label.slice(0, 43 - x.depth * 2) + '…' : label),
+        s('text', { x: 8 + x.depth * 16, y: y + 17, class: 'span-label' }, label.length > 52 - x.depth * 2 ? label.slice(0, 51 - x.depth * 2) + '…' : label),
         s('rect', { x: labelW + start, y: y + 5, width: w, height: rowH - 10, rx: 3, class: 'span-bar' }),
         s('text', { x: Math.min(labelW + start + w + 6, width - 4), y: y + 17, class: 'span-duration', 'text-anchor': labelW + start + w + 6 > width - 60 ? 'end' : 'start' }, `${fmtMs((x.duration ?? 0) / 1000)}${status ? ` · ${status}` : ''}`),
       ),
