@@ -69,6 +69,7 @@ export function fmtPct(v) {
 
 export function fmtMs(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  if (v === 0) return '0 ms';
   if (v < 1) return `${v.toFixed(2)} ms`;
   if (v < 10) return `${v.toFixed(1)} ms`;
   if (v < 10_000) return `${Math.round(v)} ms`;
