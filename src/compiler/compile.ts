@@ -21,7 +21,17 @@ export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
   access: { mode: 'deny' },
   certificates: { lifetimeMs: 24 * 3600_000, rotateAt: 0.5 },
   trustDomain: 'cluster.local',
+  tracing: { samplingPercent: 100 },
+  accessLog: { enabled: true },
 };
+
+/** A collector URL without a path gets the collector's standard one. */
+function collectorUrl(url: string | undefined, defaultPath: string): string | undefined {
+  if (url === undefined) return undefined;
+  const u = new URL(url);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = defaultPath;
+  return u.toString();
+}
 
 export interface CompileResult {
   /** Keyed by proxy id (`<namespace>/<instance name>`). */
@@ -67,10 +77,17 @@ export function compileMesh(resources: readonly Resource[], catalog?: Catalog, c
     catalog ??
     cache.memo('catalog', [...index.list('Service'), ...index.list('WorkloadInstance')], diagnostics, () => buildLocalCatalog(resources));
   const td = meshConfig.trustDomain;
-  const mesh: MeshSettings = cache.memo('mesh', [td, meshConfig.mtls.mode, meshConfig.access.mode], diagnostics, () => ({
+  const { tracing, accessLog } = meshConfig;
+  const mesh: MeshSettings = cache.memo('mesh', [td, meshConfig.mtls.mode, meshConfig.access.mode, tracing, accessLog], diagnostics, () => ({
     trustDomain: td,
     mtlsMode: meshConfig.mtls.mode,
     accessMode: meshConfig.access.mode,
+    tracing: {
+      samplingPercent: tracing.samplingPercent,
+      ...(tracing.zipkin ? { zipkinUrl: collectorUrl(tracing.zipkin.url, '/api/v2/spans') } : {}),
+      ...(tracing.otlp ? { otlpUrl: collectorUrl(tracing.otlp.url, '/v1/traces') } : {}),
+    },
+    accessLog: { enabled: accessLog.enabled, ...(accessLog.file !== undefined ? { file: accessLog.file } : {}) },
   }));
 
   // Lists keep their identity while their elements do: hashes, diffs and JSON of them are reused.

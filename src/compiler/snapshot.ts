@@ -20,6 +20,26 @@ export interface MeshSettings {
   trustDomain: string;
   mtlsMode: 'STRICT' | 'PERMISSIVE';
   accessMode: 'deny' | 'permissive';
+  /** Always set by the compiler; absent = tracing off. */
+  tracing?: TracingSettings;
+  /** Always set by the compiler; absent = access logs off. */
+  accessLog?: AccessLogSettings;
+}
+
+/** MeshConfig `spec.tracing`, as proxies use it (docs/observability.md). */
+export interface TracingSettings {
+  /** 0–100: share of new traces recorded; incoming sampling decisions are kept. */
+  samplingPercent: number;
+  /** Full collector URLs (the default path filled in). */
+  zipkinUrl?: string;
+  otlpUrl?: string;
+}
+
+/** MeshConfig `spec.accessLog`. */
+export interface AccessLogSettings {
+  enabled: boolean;
+  /** Absolute path every proxy also appends to. */
+  file?: string;
 }
 
 /**

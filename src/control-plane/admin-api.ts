@@ -15,6 +15,7 @@ import { dashboardRoutes } from './admin-dashboard.js';
 import { AdminError, intParam, readJsonObject, sendError, sendJson } from './admin-http.js';
 import { registerMetricsRoutes, type TrafficMetricsSource } from './admin-metrics.js';
 import { canonicalKind, parseRequestManifests, withStatus, type StatusLookup } from './admin-resources.js';
+import { traceRouteOf, traceRoutes, type TraceStore } from './traces.js';
 import { prometheusTargets } from './prometheus-sd.js';
 import type {
   ApplyResponse,
@@ -41,6 +42,8 @@ export interface AdminServerDeps {
   statusOf?: StatusLookup;
   /** Interval of watch heartbeats; 10 s unless a test says otherwise. */
   heartbeatMs?: number;
+  /** Recent traces sent by the proxies (POST /v1/traces/spans, GET /v1/traces, /v1/traces/<id>). */
+  traces?: TraceStore;
   /** Traffic metrics collected from the proxies (GET /v1/trafficmetrics, /v1/graph); absent: those answer 503. */
   metrics?: TrafficMetricsSource;
 }
@@ -88,7 +91,7 @@ async function dispatch(
   try {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     // /v1/proxies/<ns>/<instance>/config_dump carries the proxy id in the path.
-    const byMethod = routes.get(url.pathname) ?? (proxyIdOfPath(url) !== undefined ? routes.get('/v1/proxies/config_dump') : undefined);
+    const byMethod = routes.get(url.pathname) ?? (proxyIdOfPath(url) !== undefined ? routes.get('/v1/proxies/config_dump') : undefined) ?? routes.get(traceRouteOf(url.pathname));
     if (!byMethod) throw new AdminError(404, 'TRELLIS_E_NOT_FOUND', `no route ${url.pathname}`);
     const handler = byMethod.get(req.method ?? 'GET');
     if (!handler) {
@@ -202,6 +205,9 @@ function buildRoutes(deps: AdminServerDeps, watchers: Set<http.ServerResponse>):
   for (const [path, h] of dashboardRoutes()) add('GET', path, h);
   add('GET', '/v1/access', accessHandler(store));
   add('GET', '/v1/proxies/config_dump', configDumpHandler(store));
+
+  // Recent traces (traces.ts, docs/admin-api.md).
+  if (deps.traces) for (const [method, path, h] of traceRoutes(deps.traces)) add(method, path, h);
 
   // SMI TrafficMetrics and the service graph (admin-metrics.ts).
   registerMetricsRoutes(add, deps);

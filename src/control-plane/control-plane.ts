@@ -20,6 +20,7 @@ import { statePaths } from '../local/state-dir.js';
 import { openFileStore } from '../store/file.js';
 import type { Store } from '../store/types.js';
 import { createAdminServer } from './admin-api.js';
+import { TraceStore } from './traces.js';
 import { instanceScrapeTargets, MetricsCollector } from './metrics-collector.js';
 import { policyConflicts } from '../compiler/policy.js';
 import { CONTROL_PLANE_SERVER_NAME } from './protocol.js';
@@ -154,6 +155,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     store,
     metrics,
     getProxies: () => xds.statuses(),
+    traces: new TraceStore(),
     getMesh: () => ({ ...result.mesh, trustDomain, diagnostics: result.diagnostics }),
     statusOf,
     validate: (incoming, st) =>

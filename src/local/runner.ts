@@ -224,6 +224,9 @@ export class LocalRunner {
         TRELLIS_ADMIN_PORT: String(resource.spec.adminPort),
         TRELLIS_LOG_LEVEL: this.opts.quiet ? 'warn' : 'info',
         TRELLIS_EXIT_WITH_STDIN: '1',
+        // Spans to the control plane's trace store (an isolated sidecar cannot reach its loopback admin port).
+        ...(this.opts.isolation?.xdsAddress(resource, this.xdsPort) ? {} : { TRELLIS_CONTROL_PLANE_URL: `http://127.0.0.1:${this.adminPort}` }),
+        TRELLIS_ACCESS_LOG_FILE: process.env.TRELLIS_ACCESS_LOG_FILE === '-' ? '-' : path.join(this.paths.root, 'logs', ns, `${name}.access.log`),
       },
       holdStdin: true,
       restart: true,

@@ -17,6 +17,7 @@ import { backoffMs, retryDecision } from './retry.js';
 import { pickClusterIndex, pickEndpoint, selectRouteMatch, type RuntimeCluster, type RuntimeFilters, type RuntimeVirtualHost } from './routing.js';
 import type { ProxyState } from './state.js';
 import type { RequestRecord } from './telemetry.js';
+import { traceHop, withTraceHeaders, type TraceHop } from './trace-context.js';
 
 /** Node's timers cannot wait longer; a disabled timeout waits this long. */
 const NO_TIMEOUT_MS = 2 ** 31 - 1;
@@ -142,10 +143,13 @@ function outboundRecord(state: ProxyState, req: RequestHead, vh: RuntimeVirtualH
 }
 
 export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string): Decision {
-  if (!state.telemetry.active) return routeCall(state, req, vh, host, target, undefined);
+  // This hop's span (continuing the app's or the client's trace context); undefined when tracing is off.
+  const trace = traceHop(state.snapshot?.mesh.tracing, req.headers);
+  if (!state.telemetry.active) return routeCall(state, req, vh, host, target, undefined, trace);
   const start = Date.now();
   const record = outboundRecord(state, req, vh, host, splitTarget(target)[0], start);
-  const d = routeCall(state, req, vh, host, target, record);
+  if (trace) record.trace = trace.context;
+  const d = routeCall(state, req, vh, host, target, record, trace);
   if (d.kind === 'reply') {
     if (d.reason) record.reason = d.reason;
     const inner = d.done;
@@ -159,7 +163,7 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
   return d;
 }
 
-function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string, record: RequestRecord | undefined): Decision {
+function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string, record: RequestRecord | undefined, trace: TraceHop | undefined): Decision {
   const [path, query] = splitTarget(target);
   const sel = selectRouteMatch(vh, req, path);
   if (!sel) return localReply(state, 'no_route', 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${path}`);
@@ -222,6 +226,8 @@ function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, 
     drop = d;
     add = a.length > 0 ? a : undefined;
   }
+  // The upstream gets this hop's span as its parent, in place of the incoming trace headers.
+  if (trace) ({ drop, add } = withTraceHeaders(trace, drop, add));
 
   const timeouts = route.config.timeouts;
   const requestMs = timeouts?.requestMs ?? vh.requestTimeoutMs;

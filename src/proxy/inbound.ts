@@ -17,6 +17,7 @@ import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
 import type { ProxyState } from './state.js';
 import type { RequestRecord } from './telemetry.js';
+import { traceHop, withTraceHeaders } from './trace-context.js';
 
 /** What an inbound listener needs from the current snapshot; replaced on every update. */
 export interface InboundConfig {
@@ -125,8 +126,11 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     const count = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
     let done: (status: number, requestBytes?: number, responseBytes?: number) => void = count;
     let reason: string | undefined;
+    // This hop's span, a child of the caller's; the app gets it as its parent. Undefined when tracing is off.
+    const trace = traceHop(state.snapshot?.mesh.tracing, req.headers);
     if (state.telemetry.active) {
       const record = inboundRecord(state, 'http', source, listener, req, path);
+      if (trace) record.trace = trace.context;
       done = (status, requestBytes = 0, responseBytes = 0) => {
         count(status);
         record.status = status;
@@ -163,14 +167,16 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
         done,
       };
     }
+    const peer = source ? ['x-trellis-peer-identity', source] : undefined;
+    const edits = trace ? withTraceHeaders(trace, DROP_FROM_PEER, peer) : { drop: DROP_FROM_PEER, add: peer };
     return {
       kind: 'forward',
       pool: state.appPool,
       key: `app:${listener.appPort}`,
       connect: () => net.connect({ host: '127.0.0.1', port: listener.appPort }),
       path: req.target,
-      drop: DROP_FROM_PEER,
-      add: source ? ['x-trellis-peer-identity', source] : undefined,
+      drop: edits.drop,
+      add: edits.add,
       // The caller's sidecar enforces the route's and policy's timeouts; this is only a backstop.
       responseTimeoutMs: LIMITS.inboundResponseTimeoutMs,
       done,

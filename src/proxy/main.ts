@@ -6,6 +6,8 @@
 //   TRELLIS_TOKEN         bootstrap token for the first certificate
 //   TRELLIS_ADMIN_PORT    admin listener port (loopback)
 //   TRELLIS_LOG_LEVEL     info | warn | error
+//   TRELLIS_CONTROL_PLANE_URL  optional: the control plane's admin URL (spans go to its trace store)
+//   TRELLIS_ACCESS_LOG_FILE    optional: access log path, or - (the default) for stdout
 
 import fs from 'node:fs';
 import { Credentials } from './credentials.js';
@@ -13,6 +15,8 @@ import { ListenerManager } from './listeners.js';
 import { installRequestMetrics } from './metrics.js';
 import { createLogger } from './log.js';
 import { createAdminServer } from './admin.js';
+import { AccessLog } from './access-log.js';
+import { SpanPipeline } from './span-export.js';
 import { ProxyState } from './state.js';
 import { createProxyMetrics } from './stats.js';
 import { UpstreamPool } from './upstream-pool.js';
@@ -39,6 +43,9 @@ const metrics = createProxyMetrics();
 const state = new ProxyState(proxyId, credentials, new UpstreamPool(credentials), metrics, log);
 const listeners = new ListenerManager(state);
 installRequestMetrics(state);
+const spanCounters = { exported: metrics.spansExported, dropped: metrics.spansDropped };
+state.telemetry.add(new SpanPipeline({ counters: spanCounters, settings: () => state.snapshot?.mesh.tracing, controlPlaneUrl: process.env.TRELLIS_CONTROL_PLANE_URL, log }).sink);
+state.telemetry.add(new AccessLog({ target: process.env.TRELLIS_ACCESS_LOG_FILE, settings: () => state.snapshot?.mesh.accessLog, registry: metrics.registry, log }).sink);
 credentials.onChange((m) => metrics.certificateExpiry.set({}, () => Math.floor(m.notAfter.getTime() / 1000)));
 
 const xds = new XdsClient({

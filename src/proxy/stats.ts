@@ -200,6 +200,8 @@ export function createProxyMetrics() {
     ),
     snapshotUpdates: registry.counter('trellis_snapshot_updates_total', 'Snapshots received from the control plane, by result (ack or nack).'),
     certificateExpiry: registry.gauge('trellis_certificate_expiry_seconds', 'Unix time at which the workload certificate expires.'),
+    spansExported: registry.counter('trellis_spans_exported_total', 'Trace spans delivered, by collector (control-plane, zipkin, otlp).'),
+    spansDropped: registry.counter('trellis_spans_dropped_total', 'Trace spans dropped, by collector and reason (queue_full, export_failed, export_timeout, export_rejected, collector_removed).'),
   };
 }
 export type ProxyMetrics = ReturnType<typeof createProxyMetrics>;

@@ -105,6 +105,21 @@ export interface MeshConfigSpec {
     rotateAt: number;
   };
   trustDomain: string;
+  /** Distributed tracing (docs/observability.md). */
+  tracing: {
+    /** Share of new traces (requests arriving without a sampling decision) that are recorded, 0–100. */
+    samplingPercent: number;
+    /** Zipkin v2 JSON collector; a URL without a path gets /api/v2/spans. */
+    zipkin?: { url: string };
+    /** OTLP/HTTP JSON collector; a URL without a path gets /v1/traces. */
+    otlp?: { url: string };
+  };
+  /** One JSON line per request or connection, by every proxy. */
+  accessLog: {
+    enabled: boolean;
+    /** Absolute path every proxy also appends its lines to. */
+    file?: string;
+  };
 }
 export type MeshConfigResource = ResourceBase<'MeshConfig', MeshConfigSpec>;
 

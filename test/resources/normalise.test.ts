@@ -100,7 +100,39 @@ spec:
       access: { mode: 'permissive' },
       certificates: { lifetimeMs: 5_400_000, rotateAt: 0.8 },
       trustDomain: 'example.org',
+      tracing: { samplingPercent: 100 },
+      accessLog: { enabled: true },
     });
+  });
+
+  it('parses MeshConfig tracing and access log settings', () => {
+    const set = one<MeshConfigResource>(`apiVersion: trellis.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec:
+  tracing:
+    samplingPercent: 1.5
+    zipkin: {url: "http://127.0.0.1:9411/api/v2/spans"}
+    otlp: {url: "https://collector.example:4318"}
+  accessLog: {enabled: false, file: /var/log/trellis/access.log}
+`);
+    assert.deepEqual(set.spec.tracing, { samplingPercent: 1.5, zipkin: { url: 'http://127.0.0.1:9411/api/v2/spans' }, otlp: { url: 'https://collector.example:4318' } });
+    assert.deepEqual(set.spec.accessLog, { enabled: false, file: '/var/log/trellis/access.log' });
+  });
+
+  it('rejects a sampling percentage out of range, a collector URL that is not http(s) and a relative access log file', () => {
+    for (const [yaml, path, re] of [
+      ['tracing: {samplingPercent: 101}', 'spec.tracing.samplingPercent', /from 0 to 100/],
+      ['tracing: {samplingPercent: -1}', 'spec.tracing.samplingPercent', /from 0 to 100/],
+      ['tracing: {zipkin: {url: "ftp://x/"}}', 'spec.tracing.zipkin.url', /http/],
+      ['tracing: {otlp: {url: "not a url"}}', 'spec.tracing.otlp.url', /http/],
+      ['accessLog: {file: logs/access.log}', 'spec.accessLog.file', /absolute path/],
+    ] as const) {
+      const r = parseManifests(`apiVersion: trellis.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: m}\nspec:\n  ${yaml}\n`, 'm.yaml');
+      assert.equal(r.errors.length, 1, yaml);
+      assert.equal(r.errors[0]!.path, path);
+      assert.match(r.errors[0]!.message, re);
+    }
   });
 
   it('rejects a certificate lifetime under 2s and an unparsable one', () => {
