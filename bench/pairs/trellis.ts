@@ -22,6 +22,16 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: { name: client, namespace: bench }
 ---
+# Like the HAProxy and node-http-proxy pairs: no per-request logs or traces
+# (metrics stay on). Local mode's defaults (access log on, 100 % sampling)
+# are for development; their cost is measured in docs/observability.md.
+apiVersion: trellis.dev/v1alpha1
+kind: MeshConfig
+metadata: { name: mesh }
+spec:
+  tracing: { samplingPercent: 0 }
+  accessLog: { enabled: false }
+---
 apiVersion: v1
 kind: Service
 metadata: { name: upstream, namespace: bench }
@@ -129,7 +139,7 @@ export async function startTrellis(ctx: PairContext): Promise<RunningPair> {
         { role: 'client', pid: pidOf('client') },
         { role: 'server', pid: pidOf('upstream') },
       ],
-      notes: ['trellis: real control plane (`trellis up`), default MeshConfig (STRICT mTLS, access mode deny), one TrafficTarget + HTTPRouteGroup allowing every path and method; load enters at the client sidecar\'s explicit upstream port.'],
+      notes: ['trellis: real control plane (`trellis up`), MeshConfig with STRICT mTLS, access mode deny, tracing sampling 0 and access log off (metrics on), one TrafficTarget + HTTPRouteGroup allowing every path and method; load enters at the client sidecar\'s explicit upstream port.'],
       stop,
     };
   } catch (err) {
