@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePorts } from '../../src/local/ports.js';
+import { listenerPorts } from '../support/ports.js';
 import { expectEventually, type Expectation } from '../support/conformance.js';
 import { eventually, startMesh, type Reply, type RunningMesh } from '../support/mesh.js';
 import { examplesDir } from '../support/paths.js';
@@ -176,7 +176,7 @@ describe('ingress gateway routing (Gateway API HTTPRoute conformance)', { timeou
   }
 
   before(async () => {
-    [port] = (await freePorts(1)) as [number];
+    [port] = (await listenerPorts(1)) as [number];
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-gateway-routing-'));
     fs.writeFileSync(path.join(dir, 'mesh.yaml'), manifests(port));
     mesh = await startMesh(dir);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCA, generateKeyPair, issueCertificate } from '../../src/identity/index.js';
-import { freePorts } from '../../src/local/ports.js';
+import { listenerPorts } from '../support/ports.js';
 import { expectEventually, type Expectation } from '../support/conformance.js';
 import { startMesh, type Reply, type RunningMesh } from '../support/mesh.js';
 import { examplesDir } from '../support/paths.js';
@@ -74,7 +74,7 @@ describe('ingress gateway', { timeout: 300_000 }, () => {
     expectEventually(() => request(port, p, host), e, `${host}:${port}${p}`);
 
   before(async () => {
-    [httpPort, hostsPort, httpsPort] = await freePorts(3);
+    [httpPort, hostsPort, httpsPort] = await listenerPorts(3);
     // A certificate for secure.example.com from a CA only this test trusts.
     const ca = await createCA({ trustDomain: 'gateway.test' });
     const key = generateKeyPair();

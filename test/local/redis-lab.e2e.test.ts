@@ -32,7 +32,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AdminClient } from '../../src/cli/admin-client.js';
 import { netnsUnavailableReason } from '../../src/local/netns/prerequisites.js';
-import { freePorts } from '../../src/local/ports.js';
+import { listenerPorts } from '../support/ports.js';
 import { statePaths } from '../../src/local/state-dir.js';
 import type { WorkloadInstanceResource } from '../../src/resources/types.js';
 import { eventually, processAlive, runCli, startMesh } from '../support/mesh.js';
@@ -273,7 +273,7 @@ export function redisLabSuite(opts: LabOptions, skip: string | false | undefined
     };
 
     before(async () => {
-      [port] = await freePorts(1);
+      [port] = await listenerPorts(1);
       dir = copyLab(port!);
       stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-redis-lab-state-'));
       mesh = await startLab(opts, dir, stateDir);
