@@ -212,13 +212,15 @@ describe('dashboard in headless Chromium (bookstore demo)', { skip, timeout: 240
     await shot('proxy');
   });
 
-  test('a trace opens as a waterfall of at least two spans, children indented under their parent', async (t) => {
-    const reply = (await (await fetch(`${adminUrl}/v1/traces?service=bookbuyer&limit=50`)).json().catch(() => ({}))) as { traces?: { traceId: string; spanCount: number }[] };
-    const withSpans = (reply.traces ?? []).find((x) => x.spanCount >= 2);
-    if (!withSpans) {
-      t.skip('no trace with two spans has reached the control plane (GET /v1/traces)');
-      return;
+  test('a trace opens as a waterfall of at least two spans, children indented under their parent', async () => {
+    // The demo samples every request (local mode's default): a two-span trace arrives within seconds.
+    let withSpans: { traceId: string; spanCount: number } | undefined;
+    for (let i = 0; i < 60 && !withSpans; i++) {
+      const reply = (await (await fetch(`${adminUrl}/v1/traces?service=bookbuyer&limit=50`)).json().catch(() => ({}))) as { traces?: { traceId: string; spanCount: number }[] };
+      withSpans = (reply.traces ?? []).find((x) => x.spanCount >= 2);
+      if (!withSpans) await new Promise((r) => setTimeout(r, 250));
     }
+    assert.ok(withSpans, 'no trace with two spans reached the control plane (GET /v1/traces) within 15 s');
     await page.goto(`${adminUrl}/dashboard/#/traces?service=bookbuyer`);
     const link = page.locator(`[data-testid="trace-row"][data-trace-id="${withSpans.traceId}"] [data-testid="trace-link"]`);
     await link.waitFor({ timeout: 10_000 });
