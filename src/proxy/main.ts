@@ -16,8 +16,8 @@ import { installRequestMetrics } from './metrics.js';
 import { createLogger } from './log.js';
 import { createAdminServer } from './admin.js';
 import { AccessLog } from './access-log.js';
-import { SpanPipeline } from './span-export.js';
 import { ProxyState } from './state.js';
+import type { RequestRecord } from './telemetry.js';
 import { createProxyMetrics } from './stats.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { XdsClient } from './xds-client.js';
@@ -44,7 +44,27 @@ const state = new ProxyState(proxyId, credentials, new UpstreamPool(credentials)
 const listeners = new ListenerManager(state);
 installRequestMetrics(state);
 const spanCounters = { exported: metrics.spansExported, dropped: metrics.spansDropped };
-state.telemetry.add(new SpanPipeline({ counters: spanCounters, settings: () => state.snapshot?.mesh.tracing, controlPlaneUrl: process.env.TRELLIS_CONTROL_PLANE_URL, log }).sink);
+// The span pipeline (exporters, HTTP clients) loads with the first sampled record:
+// a sidecar that never traces does not pay its memory. Records that arrive while
+// it loads wait in a small buffer.
+let spanSink: ((r: RequestRecord) => void) | undefined;
+let spanWaiting: RequestRecord[] | undefined;
+state.telemetry.add((r) => {
+  if (spanSink) return spanSink(r);
+  if (!r.trace?.sampled) return;
+  if (spanWaiting) {
+    if (spanWaiting.length < 256) spanWaiting.push(r);
+    else spanCounters.dropped.inc({ collector: 'all', reason: 'queue_full' });
+    return;
+  }
+  spanWaiting = [r];
+  void import('./span-export.js').then(({ SpanPipeline }) => {
+    const sink = new SpanPipeline({ counters: spanCounters, settings: () => state.snapshot?.mesh.tracing, controlPlaneUrl: process.env.TRELLIS_CONTROL_PLANE_URL, log }).sink;
+    for (const w of spanWaiting ?? []) sink(w);
+    spanWaiting = undefined;
+    spanSink = sink;
+  });
+});
 state.telemetry.add(new AccessLog({ target: process.env.TRELLIS_ACCESS_LOG_FILE, settings: () => state.snapshot?.mesh.accessLog, registry: metrics.registry, log }).sink);
 credentials.onChange((m) => metrics.certificateExpiry.set({}, () => Math.floor(m.notAfter.getTime() / 1000)));
 
