@@ -119,6 +119,12 @@ export async function runUp(opts: UpOptions): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   if (isolation) process.once('SIGHUP', onSignal); // isolated mode: a closed terminal must not leave namespaces behind
+  // A parent that holds our stdin (tests, supervisors) stops the mesh by going away.
+  if (process.env.TRELLIS_EXIT_WITH_STDIN === '1') {
+    process.stdin.once('end', onSignal);
+    process.stdin.once('close', onSignal);
+    process.stdin.resume();
+  }
 
   try {
     await runner.startControlPlane();

@@ -33,10 +33,11 @@ export async function startMesh(
   const stateDir = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
   const args = [TRELLIS_BIN, 'up', dir, '--state-dir', stateDir];
   if (opts.quiet !== false) args.push('--quiet');
+  // The mesh stops when this test process goes away (its stdin closes), even if it is killed.
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { ...process.env, TRELLIS_HOME: stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TRELLIS_HOME: stateDir, TRELLIS_EXIT_WITH_STDIN: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const output: string[] = [];
   let exited: number | null | undefined;
