@@ -124,6 +124,8 @@ export async function runUp(opts: UpOptions): Promise<number> {
     process.stdin.once('end', onSignal);
     process.stdin.once('close', onSignal);
     process.stdin.resume();
+    // Listening must not keep `up` alive once the mesh has stopped.
+    (process.stdin as unknown as { unref?: () => void }).unref?.();
   }
 
   try {
