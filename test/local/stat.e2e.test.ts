@@ -121,9 +121,19 @@ describe('trellis stat and the traffic metrics API on a running mesh', { timeout
     assert.match(echoLine!, /^echo\s+1\/1\s+100\.00%\s+\d+\.\d+rps\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+/);
 
     // The same numbers through the API, and the graph with the denied edge.
-    const api = (await (await fetch(`${mesh.client.baseUrl}/v1/trafficmetrics?kind=workloads&namespace=demo&name=echo`)).json()) as TrafficMetricsList;
-    const fromStranger = api.items.find((i) => i.edge?.resource.name === 'stranger');
-    assert.ok(fromStranger, JSON.stringify(api.items.map((i) => i.edge)));
+    // The stranger's denials are counted by echo's sidecar, scraped every 2 s: wait for the next scrape.
+    let api: TrafficMetricsList | undefined;
+    await eventually(
+      async () => {
+        await viaProxy(stranger.spec.outboundPort, 'http://echo.demo:8080/steal');
+        api = (await (await fetch(`${mesh.client.baseUrl}/v1/trafficmetrics?kind=workloads&namespace=demo&name=echo`)).json()) as TrafficMetricsList;
+        return api.items.some((i) => i.edge?.resource.name === 'stranger');
+      },
+      15_000,
+      'the stranger edge in the traffic metrics',
+    );
+    const fromStranger = api!.items.find((i) => i.edge?.resource.name === 'stranger');
+    assert.ok(fromStranger, JSON.stringify(api!.items.map((i) => i.edge)));
     assert.ok((fromStranger!.metrics.find((m) => m.name === 'denied_count')?.value ?? 0) > 0);
     const graph = (await (await fetch(`${mesh.client.baseUrl}/v1/graph`)).json()) as ServiceGraph;
     const toEcho = graph.edges.find((e) => e.source === 'workload/demo/client' && e.target === 'service/demo/echo');
