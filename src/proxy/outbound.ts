@@ -33,10 +33,6 @@ export function outboundDecision(state: ProxyState, req: RequestHead, fixed: Run
   return outboundCall(state, req, vh, host, target);
 }
 
-function reply(state: ProxyState, reason: string, status: number, body: string): Decision {
-  return localReply(state, reason, status, body);
-}
-
 export function createOutboundHttpServer(state: ProxyState, fixed?: () => RuntimeVirtualHost | undefined): net.Server {
   const server = net.createServer({ noDelay: true }, (socket) => {
     serveH1(
@@ -44,7 +40,7 @@ export function createOutboundHttpServer(state: ProxyState, fixed?: () => Runtim
       (req) => {
         if (!fixed) return outboundDecision(state, req, undefined);
         const vh = fixed();
-        if (!vh) return reply(state, 'no_route', 503, 'trellis: this upstream port has no service behind it');
+        if (!vh) return localReply(state, 'no_route', 503, 'trellis: this upstream port has no service behind it');
         return outboundDecision(state, req, vh);
       },
       LIMITS,
