@@ -308,7 +308,7 @@ function mirrorTargets(state: ProxyState, filters: readonly RuntimeFilters[], re
       (out ??= []).push({
         pool: m.cluster.pool ?? state.meshPool,
         key: `${ep.config.address}:${ep.config.port}`,
-        connect: () => state.pool.connect(ep.config)!,
+        connect: () => state.pool.connectHttp(ep.config)!,
         head,
       });
     }
@@ -334,7 +334,7 @@ function tryOnce(call: Call, delayMs: number, now = Date.now()): ForwardDecision
     kind: 'forward',
     pool: cluster.pool ?? state.meshPool,
     key: `${ep.config.address}:${ep.config.port}`,
-    connect: () => state.pool.connect(ep.config, cluster.config.policy?.connectTimeoutMs)!,
+    connect: () => state.pool.connectHttp(ep.config, cluster.config.policy?.connectTimeoutMs)!,
     path: call.path,
     drop: call.drop,
     ...(call.add ? { add: call.add } : {}),

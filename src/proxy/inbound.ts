@@ -9,9 +9,14 @@ import type { InboundListener, RateLimitConfig } from '../compiler/snapshot.js';
 import { parseSpiffeId, spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import { compileAuthorizer, type Authorizer } from './authz.js';
 import { TLS_OPTIONS } from './credentials.js';
+import type { ByteStream } from './h1/byte-stream.js';
 import type { RequestHead } from './h1/head.js';
 import { serveH1, type Decision } from './h1/server.js';
 import { compileMatcher, pathOf, type RequestMatcher } from './http-match.js';
+import { MUX_ALPN } from './mux/frame.js';
+import { MUX_LIMITS } from './mux/connector.js';
+import { MuxSession } from './mux/session.js';
+import { MuxStream } from './mux/stream.js';
 import { RateLimiter } from './rate-limit.js';
 import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
@@ -69,8 +74,9 @@ export function inboundConfig(l: InboundListener, mtlsMode: 'STRICT' | 'PERMISSI
 const kIdentity = Symbol('trellis.peerIdentity');
 type IdentifiedSocket = net.Socket & { [kIdentity]?: string | null };
 
-/** The caller's SPIFFE ID, read once per connection. */
-function peerIdentity(socket: net.Socket): string | undefined {
+/** The caller's SPIFFE ID, read once per connection (or session). */
+function peerIdentity(socket: ByteStream): string | undefined {
+  if (socket instanceof MuxStream) return socket.peerIdentity;
   const s = socket as IdentifiedSocket;
   let id = s[kIdentity];
   if (id === undefined) {
@@ -117,11 +123,11 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   let limits = rateLimitsFor(initial.listener, []);
   const serverTls = { ...tlsOptions, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true };
 
-  const onRequest = (socket: net.Socket, req: RequestHead): Decision => {
+  const onRequest = (socket: ByteStream, req: RequestHead): Decision => {
     const source = peerIdentity(socket);
     const { listener, authorizer } = config;
     const path = pathOf(req.target);
-    const transport = socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
+    const transport = socket instanceof MuxStream || socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
     const decision = authorizer.http(source, listener.appPort, req, path);
     const count = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
     let done: (status: number, requestBytes?: number, responseBytes?: number) => void = count;
@@ -186,7 +192,17 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
       }),
     };
   };
-  const serveHttp = (socket: net.Socket) => serveH1(socket, (req) => onRequest(socket, req), LIMITS);
+  const serveHttp = (socket: ByteStream) => serveH1(socket, (req) => onRequest(socket, req), LIMITS);
+  // Another sidecar that chose the multiplexing protocol: each stream is a connection.
+  const serveSession = (socket: tls.TLSSocket) => {
+    if (socket.alpnProtocol !== MUX_ALPN) return serveHttp(socket);
+    new MuxSession(socket, 'server', {
+      window: MUX_LIMITS.window,
+      maxStreams: MUX_LIMITS.maxStreams,
+      idleTimeoutMs: MUX_LIMITS.serverIdleTimeoutMs,
+      onStream: serveHttp,
+    });
+  };
 
   // Open TCP connections and who opened them: a policy change re-checks them,
   // so revoking a TrafficTarget also ends the connections it allowed.
@@ -229,8 +245,8 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
 
   const http1 = initial.listener.protocol === 'http';
   const tlsServer = tls.createServer(
-    { ...serverTls, allowHalfOpen: !http1, handshakeTimeout: LIMITS.headersTimeoutMs },
-    http1 ? serveHttp : onTcp,
+    { ...serverTls, allowHalfOpen: !http1, handshakeTimeout: LIMITS.headersTimeoutMs, ...(http1 ? { ALPNProtocols: [MUX_ALPN, 'http/1.1'] } : {}) },
+    http1 ? serveSession : onTcp,
   );
   tlsServer.on('tlsClientError', () => {
     state.metrics.denied.inc({ source: 'unauthenticated', reason: 'tls_handshake' });

@@ -31,7 +31,11 @@ export class ListenerManager {
   async apply(snapshot: Snapshot): Promise<void> {
     const material = this.state.credentials.material;
     if (!material) throw new Error('no workload certificate yet');
-    const table = buildRoutingTable(snapshot, this.state.table, { connect: (ep) => this.state.pool.connect(ep.config), pool: this.state.meshPool });
+    const table = buildRoutingTable(snapshot, this.state.table, {
+      connect: (ep) => this.state.pool.connect(ep.config),
+      connectHttp: (ep) => this.state.pool.connectHttp(ep.config),
+      pool: this.state.meshPool,
+    });
     const inbound = snapshot.inbound.map((l) => ({ l, config: inboundConfig(l, snapshot.mesh.mtlsMode, snapshot.node.namespace, snapshot.node.serviceAccount) }));
 
     const wanted = new Map<number, { kind: string; create: () => Bound; update?: (b: Bound) => void }>();

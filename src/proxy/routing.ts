@@ -18,6 +18,7 @@ import type {
 } from '../compiler/snapshot.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { endpointState, type EndpointState } from './endpoint-state.js';
+import type { ByteStream } from './h1/byte-stream.js';
 import { H1Pool } from './h1/pool.js';
 import { HealthChecker, httpProbe, tcpProbe, type Probe } from './health-check.js';
 import { pooledHttpProbe } from './h1/mirror.js';
@@ -86,6 +87,8 @@ export interface RoutingTable {
 export interface RoutingDeps {
   /** An mTLS connection to an endpoint (health checks). */
   connect?: (ep: EndpointState) => net.Socket | undefined;
+  /** A connection for HTTP exchanges with an endpoint's sidecar (pooled health checks). */
+  connectHttp?: (ep: EndpointState) => ByteStream | undefined;
   /** The keep-alive pool HTTP health checks share with traffic. */
   pool?: H1Pool;
 }
@@ -133,6 +136,11 @@ function buildCluster(c: ClusterConfig, prev: RuntimeCluster | undefined, localZ
         if (!s) throw new Error('no workload certificate yet');
         return s;
       };
+      const connectHttp = (ep: EndpointState) => {
+        const s = (deps.connectHttp ?? deps.connect)!(ep);
+        if (!s) throw new Error('no workload certificate yet');
+        return s;
+      };
       const host = `${c.service}.${c.namespace}:${c.port}`;
       const expected = hc.expectedStatuses ? new Set(hc.expectedStatuses) : undefined;
       const sharedPool = deps.pool;
@@ -142,7 +150,7 @@ function buildCluster(c: ClusterConfig, prev: RuntimeCluster | undefined, localZ
           : sharedPool
             ? (ep, timeoutMs) =>
                 pooledHttpProbe(
-                  { pool: current.pool ?? sharedPool, key: `${ep.config.address}:${ep.config.port}`, connect: () => connect(ep) },
+                  { pool: current.pool ?? sharedPool, key: `${ep.config.address}:${ep.config.port}`, connect: () => connectHttp(ep) },
                   hc.path,
                   host,
                   timeoutMs,

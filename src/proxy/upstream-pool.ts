@@ -1,8 +1,9 @@
 // Connections from this sidecar to other sidecars: mutual TLS with the
 // current workload certificate, and a check that the peer presents exactly
-// the identity the control plane said the endpoint has. HTTP reuses them
-// through the engine's keep-alive pool (h1/pool.ts), which drops idle ones
-// when the certificate rotates.
+// the identity the control plane said the endpoint has. HTTP goes as streams
+// of one multiplexed session per peer (mux/), kept alive by the engine's pool
+// (h1/pool.ts); TCP gets a TLS connection of its own. A rotated certificate
+// retires the sessions and idle connections made with the old one.
 
 import tls from 'node:tls';
 import type { EndpointConfig } from '../compiler/snapshot.js';
@@ -10,6 +11,8 @@ import { spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import type { Credentials, TlsMaterial } from './credentials.js';
 import { TLS_OPTIONS } from './credentials.js';
 import { LIMITS } from './limits.js';
+import type { ByteStream } from './h1/byte-stream.js';
+import { MuxConnector } from './mux/connector.js';
 
 export function verifyPeerIdentity(expected: string) {
   return (_host: string, cert: tls.PeerCertificate): Error | undefined => {
@@ -26,9 +29,25 @@ export class UpstreamPool {
   private material: TlsMaterial | undefined;
   private readonly identityCheckers = new Map<string, ReturnType<typeof verifyPeerIdentity>>();
 
+  /** HTTP to other sidecars: streams of one multiplexed session per peer (mux/). */
+  private readonly mux = new MuxConnector((ep, timeoutMs, alpn) => this.connect(ep, timeoutMs, alpn));
+
   constructor(credentials: Credentials) {
-    credentials.onChange((m) => (this.material = m));
+    credentials.onChange((m) => {
+      this.material = m;
+      this.mux.retireAll();
+    });
     this.material = credentials.material;
+  }
+
+  /** A connection for HTTP/1.1 exchanges with an endpoint's sidecar (a stream of a shared session). */
+  connectHttp(ep: EndpointConfig, timeoutMs = LIMITS.connectTimeoutMs): ByteStream | undefined {
+    return this.mux.connect(ep, timeoutMs);
+  }
+
+  /** Multiplexed sessions open now. */
+  get sessions(): number {
+    return this.mux.size;
   }
 
   private checker(identity: string) {
@@ -44,7 +63,7 @@ export class UpstreamPool {
    * A new mTLS connection to an endpoint; the peer must present the endpoint's
    * identity. Connecting (TCP and TLS handshake) must finish within `timeoutMs`.
    */
-  connect(ep: EndpointConfig, timeoutMs = LIMITS.connectTimeoutMs): tls.TLSSocket | undefined {
+  connect(ep: EndpointConfig, timeoutMs = LIMITS.connectTimeoutMs, alpn?: string[]): tls.TLSSocket | undefined {
     if (!this.material) return undefined;
     const socket = tls.connect({
       host: ep.address,
@@ -53,6 +72,7 @@ export class UpstreamPool {
       checkServerIdentity: this.checker(ep.identity),
       allowHalfOpen: true,
       noDelay: true,
+      ...(alpn ? { ALPNProtocols: alpn } : {}),
       ...TLS_OPTIONS,
     } as tls.ConnectionOptions);
     const timer = setTimeout(() => {

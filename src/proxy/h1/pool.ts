@@ -8,7 +8,7 @@
 // the cap an overload turns into a storm of TLS handshakes that keeps both
 // sidecars busy long after the load is gone (bench/NOTES.md).
 
-import type net from 'node:net';
+import type { ByteStream } from './byte-stream.js';
 
 export interface UpstreamHandlers {
   data(chunk: Buffer): void;
@@ -21,7 +21,7 @@ export class UpstreamConnection {
   reused = false;
   closed = false;
 
-  constructor(readonly socket: net.Socket, readonly key: string, onClosed: () => void) {
+  constructor(readonly socket: ByteStream, readonly key: string, onClosed: () => void) {
     socket.setNoDelay(true);
     socket.on('data', (c: Buffer) => this.handlers?.data(c));
     const gone = (err?: Error) => {
@@ -53,7 +53,7 @@ export interface PoolLimits {
 export class H1Pool {
   private readonly idle = new Map<string, UpstreamConnection[]>();
   private readonly open = new Map<string, number>();
-  private readonly waiting = new Map<string, { waiters: Waiter[]; connect: () => net.Socket }>();
+  private readonly waiting = new Map<string, { waiters: Waiter[]; connect: () => ByteStream }>();
 
   constructor(private readonly limits: PoolLimits) {}
 
@@ -61,7 +61,7 @@ export class H1Pool {
    * Hands `ready` a connection to `key` now or when one frees up. Returns
    * false (and never calls `ready`) when the endpoint's queue is full.
    */
-  acquire(key: string, connect: () => net.Socket, ready: Waiter): boolean {
+  acquire(key: string, connect: () => ByteStream, ready: Waiter): boolean {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const c = list.pop()!;
@@ -112,7 +112,7 @@ export class H1Pool {
     this.idle.clear();
   }
 
-  private create(key: string, connect: () => net.Socket): UpstreamConnection {
+  private create(key: string, connect: () => ByteStream): UpstreamConnection {
     this.open.set(key, (this.open.get(key) ?? 0) + 1);
     return new UpstreamConnection(connect(), key, () => this.closed(key));
   }

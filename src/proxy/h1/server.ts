@@ -4,11 +4,12 @@
 // they come, with the framing tracked so keep-alive works on both sides.
 // No IncomingMessage/ServerResponse/ClientRequest objects (bench/NOTES.md).
 
-import type net from 'node:net';
 import { BodyTracker } from './body.js';
+import type { ByteStream } from './byte-stream.js';
 import { HeadError, headEnd, parseRequestHead, parseResponseHead, serializeHead, type RequestHead } from './head.js';
 import type { H1Pool, UpstreamConnection } from './pool.js';
 import { startMirror, type MirrorCopy } from './mirror.js';
+import { MUX_UNSUPPORTED } from '../mux/frame.js';
 
 export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity' | 'overflow';
 
@@ -25,7 +26,7 @@ export interface ResponseEdits {
 export interface MirrorTarget {
   pool: H1Pool;
   key: string;
-  connect: () => net.Socket;
+  connect: () => ByteStream;
   /** The mirror's request head, serialised. */
   head: Buffer;
   done?: (outcome: AttemptOutcome) => void;
@@ -36,7 +37,7 @@ export interface ForwardDecision {
   pool: H1Pool;
   /** Pool key: one per endpoint (and credentials). */
   key: string;
-  connect: () => net.Socket;
+  connect: () => ByteStream;
   /** Path for the upstream request line (origin-form). */
   path: string;
   /** Request headers to drop / add on the way. */
@@ -108,7 +109,7 @@ function failureKind(err: NodeJS.ErrnoException): FailureKind {
 }
 
 /** Serves HTTP/1.1 on an accepted (plain or TLS) socket until it closes. */
-export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decision, limits: H1Limits): void {
+export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decision, limits: H1Limits): void {
   client.setNoDelay(true);
   let pending: Buffer | undefined;
   let busy = false;
@@ -311,8 +312,10 @@ export function serveH1(client: net.Socket, handle: (req: RequestHead) => Decisi
       clearTimeout(timer);
       if (settled) return;
       if (!responded) {
-        // A reused idle connection the peer closed as we wrote: nothing reached the app.
-        if (up.reused && !retried && !sentBodyBytes && req.framing.kind === 'none' && status === 0) {
+        // A reused idle connection the peer closed as we wrote, or a peer that does not
+        // multiplex (its stream's bytes never left): nothing reached the app.
+        const nothingSent = up.reused || (err as NodeJS.ErrnoException | undefined)?.code === MUX_UNSUPPORTED;
+        if (nothingSent && !retried && !sentBodyBytes && req.framing.kind === 'none' && status === 0) {
           forward(req, d, rest, true);
           return;
         }

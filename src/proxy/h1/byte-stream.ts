@@ -1,0 +1,22 @@
+// What the HTTP/1.1 engine needs from a connection: the part of net.Socket it
+// uses. A TCP or TLS socket is one; so is a stream of a multiplexed session
+// between sidecars (mux/stream.ts), which lets the engine run unchanged over
+// either.
+
+export interface ByteStream {
+  readonly destroyed: boolean;
+  /** False when the caller should wait for 'drain'. */
+  write(chunk: Buffer | string): boolean;
+  end(): unknown;
+  end(chunk: Buffer | string): unknown;
+  destroy(err?: Error): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  /** Emits 'timeout' after this long without bytes either way; 0 disarms. */
+  setTimeout(ms: number): unknown;
+  setNoDelay(noDelay?: boolean): unknown;
+  // Events: 'data' (Buffer), 'end', 'drain', 'timeout', 'error' (Error), 'close'.
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
