@@ -8,27 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { echoMesh } from '../support/echo-mesh.js';
 import { examplesDir } from '../support/paths.js';
 import { eventually, loadLoop, sleep, startMesh, viaProxy, type RunningMesh } from '../support/mesh.js';
 
-const manifests = (echo: string, tcpEcho: string) => `
-apiVersion: trellis.dev/v1alpha1
-kind: MeshConfig
-metadata: { name: mesh }
-spec:
-  certificates: { lifetime: 4s }
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: demo }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8080, targetPort: web }]
----
+/** A TCP echo server beside the HTTP one, and what lets the client (only) reach it. */
+const tcpEcho = (app: string) => `
 apiVersion: v1
 kind: Service
 metadata: { name: tcp-echo, namespace: demo }
@@ -38,55 +23,16 @@ spec:
 ---
 apiVersion: trellis.dev/v1alpha1
 kind: Workload
-metadata: { name: echo, namespace: demo, labels: { app: echo } }
-spec:
-  serviceAccountName: echo
-  replicas: 2
-  command: ["node", ${JSON.stringify(echo)}]
-  ports: [{ name: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
 metadata: { name: tcp-echo, namespace: demo, labels: { app: tcp-echo } }
 spec:
   serviceAccountName: tcp-echo
-  command: ["node", ${JSON.stringify(tcpEcho)}]
+  command: ["node", ${JSON.stringify(app)}]
   ports: [{ name: tcp }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: client, namespace: demo }
-spec:
-  serviceAccountName: client
-  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
-  upstreams: [{ service: tcp-echo, port: 9000 }, { service: echo, port: 8080 }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: stranger, namespace: demo }
-spec:
-  serviceAccountName: stranger
-  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
-  upstreams: [{ service: tcp-echo, port: 9000 }]
----
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata: { name: everything, namespace: demo }
-spec:
-  matches: [{ name: all, pathRegex: ".*", methods: ["*"] }]
 ---
 apiVersion: specs.smi-spec.io/v1alpha4
 kind: TCPRoute
 metadata: { name: echo-port, namespace: demo }
 spec: { matches: { ports: [] } }
----
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: { name: client-to-echo, namespace: demo }
-spec:
-  destination: { kind: ServiceAccount, name: echo, namespace: demo }
-  rules: [{ kind: HTTPRouteGroup, name: everything }]
-  sources: [{ kind: ServiceAccount, name: client, namespace: demo }]
 ---
 apiVersion: access.smi-spec.io/v1alpha3
 kind: TrafficTarget
@@ -121,9 +67,16 @@ describe('short-lived certificates and TCP services', { timeout: 120_000 }, () =
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-mesh-'));
+    const tcp = { service: 'tcp-echo', port: 9000 };
     fs.writeFileSync(
       path.join(dir, 'mesh.yaml'),
-      manifests(path.join(examplesDir, 'echo', 'echo.mjs'), path.join(examplesDir, 'echo', 'tcp-echo.mjs')),
+      echoMesh({
+        meshConfig: { certificates: { lifetime: '4s' } },
+        echoReplicas: 2,
+        clientUpstreams: [tcp, { service: 'echo', port: 8080 }],
+        strangerUpstreams: [tcp],
+        extra: tcpEcho(path.join(examplesDir, 'echo', 'tcp-echo.mjs')),
+      }),
     );
     mesh = await startMesh(dir);
   });

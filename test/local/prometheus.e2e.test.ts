@@ -14,51 +14,8 @@ import { prometheusTargets } from '../../src/control-plane/prometheus-sd.js';
 import { readMeshInfo } from '../../src/local/state-dir.js';
 import type { WorkloadInstanceResource } from '../../src/resources/types.js';
 import { eventually, sleep, startMesh, viaProxy, type RunningMesh } from '../support/mesh.js';
-import { examplesDir } from '../support/paths.js';
+import { echoMesh } from '../support/echo-mesh.js';
 import { findExecutable } from '../support/system.js';
-
-const manifests = (echo: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: { name: demo }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8080, targetPort: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: echo, namespace: demo, labels: { app: echo } }
-spec:
-  serviceAccountName: echo
-  replicas: 2
-  command: ["node", ${JSON.stringify(echo)}]
-  ports: [{ name: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: client, namespace: demo }
-spec:
-  serviceAccountName: client
-  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
----
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata: { name: everything, namespace: demo }
-spec:
-  matches: [{ name: all, pathRegex: ".*", methods: ["*"] }]
----
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: { name: client-to-echo, namespace: demo }
-spec:
-  destination: { kind: ServiceAccount, name: echo, namespace: demo }
-  rules: [{ kind: HTTPRouteGroup, name: everything }]
-  sources: [{ kind: ServiceAccount, name: client, namespace: demo }]
-`;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -121,7 +78,7 @@ describe('Prometheus scrapes the mesh through HTTP service discovery', {
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-mesh-'));
-    fs.writeFileSync(path.join(dir, 'mesh.yaml'), manifests(path.join(examplesDir, 'echo', 'echo.mjs')));
+    fs.writeFileSync(path.join(dir, 'mesh.yaml'), echoMesh({ echoReplicas: 2 }));
     mesh = await startMesh(dir);
     adminUrl = readMeshInfo(mesh.stateDir)!.adminUrl;
 

@@ -10,59 +10,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ServiceGraph, TrafficMetricsList } from '../../src/control-plane/admin-metrics.js';
 import type { StatRow } from '../../src/cli/commands/stat.js';
-import { examplesDir } from '../support/paths.js';
+import { echoMesh, type Upstream } from '../support/echo-mesh.js';
 import { eventually, loadLoop, startMesh, viaProxy, type RunningMesh } from '../support/mesh.js';
 
-const manifests = (echo: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: { name: demo }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8080, targetPort: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: echo, namespace: demo, labels: { app: echo } }
-spec:
-  serviceAccountName: echo
-  command: ["node", ${JSON.stringify(echo)}]
-  ports: [{ name: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: client, namespace: demo }
-spec:
-  serviceAccountName: client-sa
-  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
-  upstreams: [{ service: echo, port: 8080 }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: stranger, namespace: demo }
-spec:
-  serviceAccountName: stranger
-  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
-  upstreams: [{ service: echo, port: 8080 }]
----
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata: { name: everything, namespace: demo }
-spec:
-  matches: [{ name: all, pathRegex: ".*", methods: ["*"] }]
----
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: { name: client-to-echo, namespace: demo }
-spec:
-  destination: { kind: ServiceAccount, name: echo, namespace: demo }
-  rules: [{ kind: HTTPRouteGroup, name: everything }]
-  sources: [{ kind: ServiceAccount, name: client-sa, namespace: demo }]
-`;
+const ECHO: Upstream = { service: 'echo', port: 8080 };
 
 describe('trellis stat and the traffic metrics API on a running mesh', { timeout: 120_000 }, () => {
   let mesh: RunningMesh;
@@ -70,7 +21,10 @@ describe('trellis stat and the traffic metrics API on a running mesh', { timeout
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-mesh-'));
-    fs.writeFileSync(path.join(dir, 'mesh.yaml'), manifests(path.join(examplesDir, 'echo', 'echo.mjs')));
+    fs.writeFileSync(
+      path.join(dir, 'mesh.yaml'),
+      echoMesh({ clientServiceAccount: 'client-sa', clientUpstreams: [ECHO], strangerUpstreams: [ECHO] }),
+    );
     mesh = await startMesh(dir);
   });
 

@@ -14,59 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshInfo } from '../../src/local/state-dir.js';
-import { examplesDir } from '../support/paths.js';
+import { echoMesh } from '../support/echo-mesh.js';
 import { eventually, metricValue, startMesh, viaProxy, type RunningMesh } from '../support/mesh.js';
-
-const manifests = (echo: string, zipkinUrl: string) => `
-apiVersion: trellis.dev/v1alpha1
-kind: MeshConfig
-metadata: { name: mesh }
-spec:
-  tracing:
-    samplingPercent: 100
-    zipkin: { url: ${JSON.stringify(zipkinUrl)} }
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: demo }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8080, targetPort: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: echo, namespace: demo, labels: { app: echo } }
-spec:
-  serviceAccountName: echo
-  command: ["node", ${JSON.stringify(echo)}]
-  ports: [{ name: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: client, namespace: demo }
-spec:
-  serviceAccountName: client
-  command: ["node", "-e", "setInterval(() => {}, 1 << 30)"]
-  upstreams: [{ service: echo, port: 8080 }]
----
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata: { name: everything, namespace: demo }
-spec:
-  matches: [{ name: all, pathRegex: ".*", methods: ["*"] }]
----
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: { name: client-to-echo, namespace: demo }
-spec:
-  destination: { kind: ServiceAccount, name: echo, namespace: demo }
-  rules: [{ kind: HTTPRouteGroup, name: everything }]
-  sources: [{ kind: ServiceAccount, name: client, namespace: demo }]
-`;
 
 interface Span {
   traceId: string;
@@ -101,7 +50,13 @@ describe('tracing and access logs', { timeout: 180_000 }, () => {
     const port = (collector.address() as AddressInfo).port;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-tracing-'));
     // No path: the proxies add /api/v2/spans.
-    fs.writeFileSync(path.join(dir, 'mesh.yaml'), manifests(path.join(examplesDir, 'echo', 'echo.mjs'), `http://127.0.0.1:${port}`));
+    fs.writeFileSync(
+      path.join(dir, 'mesh.yaml'),
+      echoMesh({
+        meshConfig: { tracing: { samplingPercent: 100, zipkin: { url: `http://127.0.0.1:${port}` } } },
+        clientUpstreams: [{ service: 'echo', port: 8080 }],
+      }),
+    );
     mesh = await startMesh(dir);
     adminUrl = readMeshInfo(mesh.stateDir)!.adminUrl;
   });

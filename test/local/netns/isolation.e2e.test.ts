@@ -14,7 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { proxyGid } from '../../../src/local/netns/constants.js';
 import { meshId } from '../../../src/local/netns/network.js';
 import { netnsUnavailableReason } from '../../../src/local/netns/prerequisites.js';
-import { examplesDir, repoRoot } from '../../support/paths.js';
+import { ECHO_APP, clientToEcho, echoMesh } from '../../support/echo-mesh.js';
+import { repoRoot } from '../../support/paths.js';
 import { TRELLIS_BIN, forceCleanup, leftovers, nodeInNamespace, runCli, sleep, startIsolatedMesh, type IsolatedMesh } from './harness.js';
 
 const skip = netnsUnavailableReason();
@@ -51,51 +52,6 @@ http.createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-const manifests = (echo: string, client: string) => `
-apiVersion: v1
-kind: Namespace
-metadata: { name: demo }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: demo }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8080, targetPort: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: echo, namespace: demo, labels: { app: echo } }
-spec:
-  serviceAccountName: echo
-  command: ["node", ${JSON.stringify(echo)}]
-  ports: [{ name: web }]
----
-apiVersion: trellis.dev/v1alpha1
-kind: Workload
-metadata: { name: client, namespace: demo, labels: { app: client } }
-spec:
-  serviceAccountName: client
-  command: ["node", ${JSON.stringify(client)}]
-  ports: [{ name: http }]
-`;
-
-const TRAFFIC_TARGET = `
-apiVersion: specs.smi-spec.io/v1alpha4
-kind: HTTPRouteGroup
-metadata: { name: everything, namespace: demo }
-spec:
-  matches: [{ name: all, pathRegex: ".*", methods: ["*"] }]
----
-apiVersion: access.smi-spec.io/v1alpha3
-kind: TrafficTarget
-metadata: { name: client-to-echo, namespace: demo }
-spec:
-  destination: { kind: ServiceAccount, name: echo, namespace: demo }
-  rules: [{ kind: HTTPRouteGroup, name: everything }]
-  sources: [{ kind: ServiceAccount, name: client, namespace: demo }]
-`;
-
 interface Fetched {
   status?: number;
   headers?: Record<string, string>;
@@ -117,7 +73,8 @@ describe('isolated mode (--isolation netns)', { skip, timeout: 110_000 }, () => 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-netns-'));
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-netns-state-'));
     fs.writeFileSync(path.join(dir, 'client.mjs'), CLIENT_APP);
-    fs.writeFileSync(path.join(dir, 'mesh.yaml'), manifests(path.join(examplesDir, 'echo', 'echo.mjs'), path.join(dir, 'client.mjs')));
+    // No TrafficTarget yet: the tests start from deny by default and apply clientToEcho() later.
+    fs.writeFileSync(path.join(dir, 'mesh.yaml'), echoMesh({ clientApp: path.join(dir, 'client.mjs'), allowClient: false }));
     mesh = await startIsolatedMesh(dir, stateDir);
     const client = await mesh.instance('demo', 'client-0');
     clientUrl = `http://${client.spec.address}:${client.spec.ports[0]!.port}`;
@@ -152,7 +109,7 @@ describe('isolated mode (--isolation netns)', { skip, timeout: 110_000 }, () => 
   });
 
   it('with a TrafficTarget, plain hostnames work through both sidecars (the echo app sees the caller identity)', async () => {
-    fs.writeFileSync(path.join(dir, 'tt.yaml'), TRAFFIC_TARGET);
+    fs.writeFileSync(path.join(dir, 'tt.yaml'), clientToEcho());
     const applied = await runCli(['apply', '-f', path.join(dir, 'tt.yaml')], { TRELLIS_STATE_DIR: stateDir, TRELLIS_HOME: stateDir });
     assert.equal(applied.code, 0, applied.stderr);
     let r: Fetched = {};
@@ -244,7 +201,7 @@ describe('isolated mode after a crash', { skip, timeout: 60_000 }, () => {
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-netns-crash-'));
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-netns-crash-state-'));
-    fs.writeFileSync(path.join(dir, 'mesh.yaml'), manifests(path.join(examplesDir, 'echo', 'echo.mjs'), path.join(examplesDir, 'echo', 'echo.mjs')));
+    fs.writeFileSync(path.join(dir, 'mesh.yaml'), echoMesh({ clientApp: ECHO_APP, allowClient: false }));
   });
 
   after(async () => {
