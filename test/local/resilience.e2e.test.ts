@@ -317,17 +317,36 @@ spec:
     );
     await converged('res/cache-policy');
     const zones = async () => {
-      const pods = await concurrently(4, 40, async () => parseEcho(await send('cache'))!.pod);
+      const pods = await concurrently(4, 40, async () => {
+        const r = await send('cache');
+        const echo = parseEcho(r);
+        if (!echo) throw new Error(`not an echo answer: ${r.status} ${r.body.slice(0, 200)}`);
+        return echo.pod;
+      });
       return new Set(pods.map((p) => p.replace(/-\d+$/, '')));
     };
+    // The client sidecar's own view (config_dump) of each zone-a endpoint's health, so the
+    // steps below wait on the health checks' state rather than on their timing.
+    const zoneAHealth = async () => {
+      const dump = (await (await fetch(`http://127.0.0.1:${client.spec.adminPort}/config_dump`)).json()) as { endpoints: Record<string, { instance: string; healthy: boolean }[]> };
+      const local = (dump.endpoints['res/cache:80'] ?? []).filter((e) => e.instance.startsWith('res/cache-a-'));
+      return new Map(local.map((e) => [e.instance, e.healthy]));
+    };
+    const zoneAHealthy = async () => {
+      const health = await zoneAHealth();
+      return health.size === 2 && [...health.values()].every((h) => h);
+    };
+    await eventually(zoneAHealthy, 60_000, 'both zone-a endpoints healthy');
     await eventually(async () => [...(await zones())].join() === 'cache-a', 30_000, 'only zone a serves a zone-a client');
     await control('cache-a-0', '?health=503');
     try {
+      await eventually(async () => (await zoneAHealth()).get('res/cache-a-0') === false, 60_000, 'cache-a-0 marked unhealthy');
       // One of two local endpoints healthy is 50 % < 60 %: spill over to every zone.
       await eventually(async () => (await zones()).has('cache-b'), 30_000, 'fail over to zone b');
     } finally {
       await control('cache-a-0', '?health=200');
     }
+    await eventually(zoneAHealthy, 60_000, 'both zone-a endpoints healthy again');
     await eventually(async () => [...(await zones())].join() === 'cache-a', 30_000, 'back in zone a');
   });
 
