@@ -1,6 +1,7 @@
 // Smoke test of the data-plane benchmark harness: `node dist/bench/run.js
 // --smoke` runs every pair for 1 s per phase and must produce a report with a
-// non-zero max throughput for each pair. Skipped when nginx, haproxy or wrk
+// non-zero max throughput for each pair, in its own phase and in the
+// interleaved rounds (with the reference pairs). Skipped when nginx, haproxy or wrk
 // are not installed (.ci/run installs them).
 
 import assert from 'node:assert/strict';
@@ -42,6 +43,16 @@ test('bench --smoke runs every pair and reports a max throughput for each', { ti
       const rps = Number(row.split('|')[2]!.trim().replace(/,/g, ''));
       assert.ok(rps > 0, `max throughput of ${pair} is not a positive number: ${row}`);
     }
+    // Interleaved rounds: every pair plus the two references, and the per-round ratios.
+    const rounds = report.split('## Max throughput, interleaved rounds')[1]?.split('\n## ')[0] ?? '';
+    for (const pair of [...PAIRS, 'node-tls-pipe', 'node-mux-pipe']) {
+      const row = rounds.split('\n').find((l) => l.startsWith(`| ${pair} `));
+      assert.ok(row, `no interleaved-rounds row for ${pair} in:\n${report}`);
+      const cells = row.split('|');
+      const median = Number(cells[cells.length - 4]!.trim().replace(/,/g, ''));
+      assert.ok(median > 0, `median req/s of ${pair} over the rounds is not a positive number: ${row}`);
+    }
+    assert.match(rounds, /^\| trellis \/ haproxy \| [\d.]+ \| [\d.]+ \|$/m, `no trellis / haproxy ratio in:\n${rounds}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
