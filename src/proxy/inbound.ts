@@ -5,7 +5,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import type { InboundListener, RateLimitConfig } from '../compiler/snapshot.js';
+import type { InboundListener, RateLimitConfig, Snapshot } from '../compiler/snapshot.js';
 import { parseSpiffeId, spiffeIdFromPeerCertificate } from '../identity/spiffe.js';
 import { compileAuthorizer, type Authorizer } from './authz.js';
 import { TLS_OPTIONS } from './credentials.js';
@@ -21,7 +21,7 @@ import { RateLimiter } from './rate-limit.js';
 import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
 import type { ProxyState } from './state.js';
-import type { RequestRecord } from './telemetry.js';
+import type { PeerInfo, RequestRecord } from './telemetry.js';
 import { traceHop, withTraceHeaders } from './trace-context.js';
 
 /** What an inbound listener needs from the current snapshot; replaced on every update. */
@@ -86,25 +86,61 @@ function peerIdentity(socket: ByteStream): string | undefined {
   return id ?? undefined;
 }
 
+const NO_PEER: PeerInfo = Object.freeze({});
+/** Callers' record identities, parsed once per SPIFFE ID rather than per request (shared, never mutated). */
+const sources = new Map<string, PeerInfo>();
+
+function sourceInfo(source: string | undefined): PeerInfo {
+  if (!source) return NO_PEER;
+  let info = sources.get(source);
+  if (!info) {
+    if (sources.size >= 4096) sources.clear();
+    const peer = parseSpiffeId(source);
+    info = Object.freeze(peer ? { identity: source, namespace: peer.namespace, workload: peer.serviceAccount } : { identity: source });
+    sources.set(source, info);
+  }
+  return info;
+}
+
+/** This proxy as the destination of a listener's records, rebuilt when the snapshot's node or the listener changes. */
+interface DestinationCache {
+  node: Snapshot['node'] | undefined;
+  listener: InboundListener | undefined;
+  info: PeerInfo;
+  upstream: string;
+}
+
+function destinationInfo(cache: DestinationCache, node: Snapshot['node'] | undefined, listener: InboundListener): DestinationCache {
+  if (cache.node === node && cache.listener === listener) return cache;
+  const service = listener.services[0];
+  cache.node = node;
+  cache.listener = listener;
+  cache.info = Object.freeze({
+    ...(node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {}),
+    ...(service ? { service } : {}),
+  });
+  cache.upstream = `127.0.0.1:${listener.appPort}`;
+  return cache;
+}
+
 /** The record of one inbound request or connection; the caller fills in how it ended. */
-function inboundRecord(state: ProxyState, protocol: 'http' | 'tcp', source: string | undefined, listener: InboundListener, req?: RequestHead, path?: string): RequestRecord {
-  const node = state.snapshot?.node;
-  const peer = source ? parseSpiffeId(source) : undefined;
+function inboundRecord(state: ProxyState, dest: DestinationCache, protocol: 'http' | 'tcp', source: string | undefined, listener: InboundListener, req?: RequestHead, path?: string): RequestRecord {
+  const d = destinationInfo(dest, state.snapshot?.node, listener);
+  // One object shape for every record: the sinks' property reads stay monomorphic.
   return {
     direction: 'inbound',
     protocol,
     start: Date.now(),
     durationMs: 0,
-    ...(req ? { method: req.method, path, authority: req.headers['host'] ?? '' } : {}),
+    method: req?.method,
+    path,
+    authority: req ? req.headers['host'] ?? '' : undefined,
     status: 0,
     requestBytes: 0,
     responseBytes: 0,
-    source: source ? { identity: source, ...(peer ? { namespace: peer.namespace, workload: peer.serviceAccount } : {}) } : {},
-    destination: {
-      ...(node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {}),
-      ...(listener.services[0] ? { service: listener.services[0] } : {}),
-    },
-    upstream: `127.0.0.1:${listener.appPort}`,
+    source: sourceInfo(source),
+    destination: d.info,
+    upstream: d.upstream,
     retries: 0,
   };
 }
@@ -120,6 +156,7 @@ export interface InboundServer {
 
 export function createInboundServer(state: ProxyState, initial: InboundConfig, tlsOptions: tls.SecureContextOptions): InboundServer {
   let config = initial;
+  const destination: DestinationCache = { node: undefined, listener: undefined, info: NO_PEER, upstream: '' };
   let limits = rateLimitsFor(initial.listener, []);
   const serverTls = { ...tlsOptions, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true };
 
@@ -135,7 +172,7 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     // This hop's span, a child of the caller's; the app gets it as its parent. Undefined when tracing is off.
     const trace = traceHop(state.snapshot?.mesh.tracing, req.headers);
     if (state.telemetry.active) {
-      const record = inboundRecord(state, 'http', source, listener, req, path);
+      const record = inboundRecord(state, destination, 'http', source, listener, req, path);
       if (trace) record.trace = trace.context;
       done = (status, requestBytes = 0, responseBytes = 0) => {
         count(status);
@@ -211,7 +248,7 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
   const onTcp = (socket: net.Socket) => {
     const source = peerIdentity(socket);
     const decision = config.authorizer.tcp(source, config.listener.appPort);
-    const record = state.telemetry.active ? inboundRecord(state, 'tcp', source, config.listener) : undefined;
+    const record = state.telemetry.active ? inboundRecord(state, destination, 'tcp', source, config.listener) : undefined;
     if (!decision.allowed) {
       state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
       if (record) {

@@ -37,6 +37,8 @@ export interface RequestHead extends MessageHead {
 export interface ResponseHead extends MessageHead {
   status: number;
   reason: string;
+  /** The Connection header (serializeHead drops what it names). */
+  connection: string | undefined;
 }
 
 export class HeadError extends Error {
@@ -56,32 +58,94 @@ export function headEnd(buf: Buffer): number {
   return i + 4;
 }
 
-function parseHeaderLines(lines: string[], from: number): { raw: string[]; headers: Record<string, string> } {
+/** Whitespace a header value may have around it (RFC 9110: SP and HTAB). */
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Header lines of `text` from index `from` (just after the start line's CRLF) to its end: [name, value, ...]. */
+function parseHeaderLines(text: string, from: number): string[] {
   const raw: string[] = [];
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (let i = from; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.length === 0) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HeadError(400, 'malformed header line');
-    const name = line.slice(0, colon);
-    if (name.charCodeAt(name.length - 1) === 32 || name.charCodeAt(name.length - 1) === 9) {
-      throw new HeadError(400, 'whitespace before a header colon');
+  const n = text.length;
+  let pos = from;
+  while (pos < n) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = n;
+    if (eol === pos) {
+      pos += 2;
+      continue;
     }
-    const value = line.slice(colon + 1).trim();
-    raw.push(name, value);
-    const lower = name.toLowerCase();
-    const prev = headers[lower];
-    headers[lower] = prev === undefined ? value : `${prev}, ${value}`;
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon > eol) throw new HeadError(400, 'malformed header line');
+    if (isOws(text.charCodeAt(colon - 1))) throw new HeadError(400, 'whitespace before a header colon');
+    // Trim the value's surrounding whitespace by index: no intermediate strings.
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && isOws(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--;
+    raw.push(text.slice(pos, colon), text.slice(vs, ve));
+    pos = eol + 2;
   }
-  return { raw, headers };
+  return raw;
+}
+
+/** Lower-case name → value, repeated headers joined with ", ". */
+function headerMap(raw: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    const prev = headers[lower];
+    headers[lower] = prev === undefined ? raw[i + 1]! : `${prev}, ${raw[i + 1]}`;
+  }
+  return headers;
+}
+
+/** The headers that frame a message (one fixed shape), read without building the whole map. */
+interface FramingHeaders {
+  'connection': string | undefined;
+  'content-length': string | undefined;
+  'transfer-encoding': string | undefined;
+}
+
+function framingHeaders(raw: readonly string[]): FramingHeaders {
+  const h: FramingHeaders = { 'connection': undefined, 'content-length': undefined, 'transfer-encoding': undefined };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const len = name.length;
+    if (len !== 10 && len !== 14 && len !== 17) continue;
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!;
+    if (lower === 'connection') h.connection = h.connection === undefined ? value : `${h.connection}, ${value}`;
+    else if (lower === 'content-length') h['content-length'] = h['content-length'] === undefined ? value : `${h['content-length']}, ${value}`;
+    else if (lower === 'transfer-encoding') h['transfer-encoding'] = h['transfer-encoding'] === undefined ? value : `${h['transfer-encoding']}, ${value}`;
+  }
+  return h;
+}
+
+/** A parsed response; the whole header map is built only for those who ask (response header filters). */
+class ParsedResponseHead implements ResponseHead {
+  private all: Record<string, string> | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly minor: number,
+    readonly raw: string[],
+    readonly connection: string | undefined,
+    readonly framing: Framing,
+    readonly close: boolean,
+  ) {}
+
+  get headers(): Record<string, string> {
+    return (this.all ??= headerMap(this.raw));
+  }
 }
 
 function tokenList(v: string | undefined): string[] {
   return v === undefined ? [] : v.toLowerCase().split(',').map((t) => t.trim());
 }
 
-function bodyFraming(headers: Record<string, string>): Framing | undefined {
+function bodyFraming(headers: Readonly<Record<string, string | undefined>> | FramingHeaders): Framing | undefined {
   const te = headers['transfer-encoding'];
   if (te !== undefined) {
     const codings = tokenList(te);
@@ -99,15 +163,22 @@ function bodyFraming(headers: Record<string, string>): Framing | undefined {
   return undefined;
 }
 
-function wantsClose(headers: Record<string, string>, minor: number): boolean {
+function wantsClose(headers: Readonly<Record<string, string | undefined>> | FramingHeaders, minor: number): boolean {
   const tokens = tokenList(headers['connection']);
   if (tokens.includes('close')) return true;
   return minor === 0 && !tokens.includes('keep-alive');
 }
 
+/** The head as text (latin1: bytes as they came) and the end of its start line. */
+function headText(buf: Buffer, end: number): { text: string; startEnd: number } {
+  const text = buf.toString('latin1', 0, end - 4);
+  const i = text.indexOf('\r\n');
+  return { text, startEnd: i < 0 ? text.length : i };
+}
+
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
-  const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
-  const start = lines[0]!;
+  const { text, startEnd } = headText(buf, end);
+  const start = text.slice(0, startEnd);
   const sp1 = start.indexOf(' ');
   const sp2 = start.lastIndexOf(' ');
   if (sp1 <= 0 || sp2 <= sp1) throw new HeadError(400, 'malformed request line');
@@ -116,25 +187,27 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const version = start.slice(sp2 + 1);
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(505, 'only HTTP/1.x is served here');
   const minor = version === 'HTTP/1.1' ? 1 : 0;
-  const { raw, headers } = parseHeaderLines(lines, 1);
+  const raw = parseHeaderLines(text, startEnd + 2);
+  const headers = headerMap(raw);
   if (headers['upgrade'] !== undefined || method === 'CONNECT') throw new HeadError(501, 'upgrades and CONNECT are not supported');
   return { method, target, minor, raw, headers, framing: bodyFraming(headers) ?? { kind: 'none' }, close: wantsClose(headers, minor) };
 }
 
 export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead {
-  const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
-  const start = lines[0]!;
+  const { text, startEnd } = headText(buf, end);
+  const start = text.slice(0, startEnd);
   if (!start.startsWith('HTTP/1.')) throw new HeadError(502, 'malformed status line');
   const minor = start.charCodeAt(7) === 49 ? 1 : 0;
   const status = Number(start.slice(9, 12));
   if (!(status >= 100 && status <= 999)) throw new HeadError(502, 'malformed status code');
   const reason = start.slice(13);
-  const { raw, headers } = parseHeaderLines(lines, 1);
+  const raw = parseHeaderLines(text, startEnd + 2);
+  const framed = framingHeaders(raw);
   let framing: Framing;
   if (requestMethod === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = { kind: 'none' };
-  else framing = bodyFraming(headers) ?? { kind: 'close' };
-  const close = wantsClose(headers, minor) || framing.kind === 'close';
-  return { status, reason, minor, raw, headers, framing, close };
+  else framing = bodyFraming(framed) ?? { kind: 'close' };
+  const close = wantsClose(framed, minor) || framing.kind === 'close';
+  return new ParsedResponseHead(status, reason, minor, raw, framed.connection, framing, close);
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
@@ -144,8 +217,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
  * Connection header names) dropped, `drop` names dropped, `add` appended.
  * Transfer-Encoding stays: the body is passed through with its framing.
  */
-export function serializeHead(startLine: string, raw: string[], headers: Record<string, string>, drop?: ReadonlySet<string>, add?: string[]): string {
-  const named = headers['connection'] === undefined ? undefined : new Set(tokenList(headers['connection']));
+export function serializeHead(startLine: string, raw: string[], connection: string | undefined, drop?: ReadonlySet<string>, add?: string[]): string {
+  const named = connection === undefined ? undefined : new Set(tokenList(connection));
   let out = startLine + '\r\n';
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();

@@ -396,7 +396,7 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
             const start = `HTTP/1.1 ${head.status} ${head.reason}`;
             const after = resHeadBuf.subarray(end);
             if (head.status >= 100 && head.status < 200) {
-              if (head.status !== 101) client.write(latin1(serializeHead(start, head.raw, head.headers)));
+              if (head.status !== 101) client.write(latin1(serializeHead(start, head.raw, head.connection)));
               resHeadBuf = after.length > 0 ? after : undefined;
               responded = false;
               if (!resHeadBuf) return;
@@ -419,7 +419,7 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
             const edits = d.onResponse?.(head.status, head.headers);
             let add = edits?.add;
             if (req.close) add = add ? [...add, 'connection', 'close'] : ['connection', 'close'];
-            const headBytes = latin1(serializeHead(start, head.raw, head.headers, edits?.drop, add));
+            const headBytes = latin1(serializeHead(start, head.raw, head.connection, edits?.drop, add));
             resBody = new BodyTracker(head.framing);
             resHeadBuf = undefined;
             if (after.length > 0) deliver(after, headBytes);
@@ -482,7 +482,7 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
       }
     };
 
-    const head = latin1(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers, d.drop, d.add));
+    const head = latin1(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers['connection'], d.drop, d.add));
     if (rest.length > 0 && !reqBody.done) {
       // The head and the body bytes that came with it in one write.
       const n = reqBody.consume(rest, 0);
