@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AccessLogSettings } from '../compiler/snapshot.js';
-import type { Logger } from './log.js';
+import { isoTimestamp, type Logger } from './log.js';
 import type { Counter, Registry } from './stats.js';
 import type { RecordSink, RequestRecord } from './telemetry.js';
 
@@ -55,7 +55,7 @@ let lastIso = '';
 function isoTime(ms: number): string {
   if (ms !== lastMs) {
     lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+    lastIso = isoTimestamp(ms);
   }
   return lastIso;
 }

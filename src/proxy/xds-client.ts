@@ -15,7 +15,7 @@ import {
 } from '../control-plane/protocol.js';
 import { applyDelta } from '../control-plane/delta.js';
 import { Credentials, newKey, TLS_OPTIONS, type PendingKey } from './credentials.js';
-import type { Logger } from './log.js';
+import { isoTimestamp, type Logger } from './log.js';
 
 export interface XdsClientOptions {
   host: string;
@@ -136,7 +136,7 @@ export class XdsClient {
         this.lifetimeMs = m.lifetimeMs;
         this.rotateAt = m.rotateAt;
         this.scheduleRotation(material.notAfter);
-        this.opts.log.info(`certificate installed, valid until ${material.notAfter.toISOString()}`);
+        this.opts.log.info(`certificate installed, valid until ${isoTimestamp(material.notAfter.getTime())}`);
         // The bootstrap connection carries nothing else: reconnect with the certificate.
         if (bootstrap) this.socket?.end();
         return;
