@@ -47,52 +47,62 @@ export function windowFrame(id: number, increment: number): Buffer {
   return f;
 }
 
+/**
+ * Called per frame; a DATA payload may come in several consecutive pieces
+ * (as the reads that carry it arrive), each a view of the read, never a copy.
+ */
 export type FrameHandler = (type: number, id: number, payload: Buffer) => void;
 
+/** Largest payload of a control frame (END, RESET, WINDOW): a RESET's reason. */
+const MAX_CONTROL_PAYLOAD = 1024;
+
 /**
- * Splits a byte stream into frames. Payloads are views of the chunks that
- * carried them (no copy) unless a frame straddles two reads.
+ * Splits a byte stream into frames. DATA is handed on as it arrives, so a
+ * large frame is never assembled in memory; only a frame header or a small
+ * control frame cut by a read boundary is kept (and copied) until complete.
  */
 export class FrameReader {
-  /** Bytes of an incomplete frame, kept until `need` bytes are there (one copy per frame, not per read). */
-  private parts: Buffer[] = [];
-  private partsBytes = 0;
-  private need = HEADER_BYTES;
+  /** An incomplete header or control frame (at most HEADER_BYTES + MAX_CONTROL_PAYLOAD bytes). */
+  private partial: Buffer | undefined;
+  /** Payload bytes of the current DATA frame still to come, and its stream. */
+  private dataLeft = 0;
+  private dataId = 0;
 
   constructor(private readonly onFrame: FrameHandler) {}
 
   /** Throws MuxProtocolError on a frame no peer of this version sends. */
   push(chunk: Buffer): void {
     let buf = chunk;
-    if (this.partsBytes > 0) {
-      this.parts.push(chunk);
-      this.partsBytes += chunk.length;
-      if (this.partsBytes < this.need) return;
-      buf = Buffer.concat(this.parts, this.partsBytes);
-      this.parts = [];
-      this.partsBytes = 0;
-    }
     let off = 0;
-    const n = buf.length;
-    this.need = HEADER_BYTES;
-    while (n - off >= HEADER_BYTES) {
+    if (this.dataLeft > 0) {
+      const n = Math.min(this.dataLeft, buf.length);
+      this.dataLeft -= n;
+      this.onFrame(FRAME.data, this.dataId, n === buf.length ? buf : buf.subarray(0, n));
+      off = n;
+    } else if (this.partial) {
+      buf = Buffer.concat([this.partial, chunk]);
+      this.partial = undefined;
+    }
+    const end = buf.length;
+    while (end - off >= HEADER_BYTES) {
       const type = buf[off]!;
       const length = buf.readUInt32BE(off + 5);
       if (type > FRAME.window) throw new MuxProtocolError(`unknown frame type ${type}`);
-      if (length > MAX_PAYLOAD) throw new MuxProtocolError(`frame of ${length} bytes exceeds ${MAX_PAYLOAD}`);
-      if (n - off - HEADER_BYTES < length) {
-        this.need = HEADER_BYTES + length;
-        break;
-      }
+      if (length > (type === FRAME.data ? MAX_PAYLOAD : MAX_CONTROL_PAYLOAD)) throw new MuxProtocolError(`frame of ${length} bytes exceeds the limit`);
       const id = buf.readUInt32BE(off + 1);
       const start = off + HEADER_BYTES;
+      const available = end - start;
+      if (available < length) {
+        if (type !== FRAME.data) break; // a small control frame: wait for the rest
+        // DATA: what is here now, the rest as it comes.
+        this.dataLeft = length - available;
+        this.dataId = id;
+        if (available > 0) this.onFrame(type, id, buf.subarray(start, end));
+        return;
+      }
       off = start + length;
       this.onFrame(type, id, buf.subarray(start, off));
     }
-    if (off < n) {
-      const rest = off === 0 ? buf : buf.subarray(off);
-      this.parts.push(rest);
-      this.partsBytes = rest.length;
-    }
+    if (off < end) this.partial = Buffer.from(buf.subarray(off)); // a copy: do not pin the whole read
   }
 }

@@ -27,6 +27,8 @@ export interface SessionOptions {
 const HIGH_WATER = 512 * 1024;
 /** Frames queued beyond this are written at once, not at the end of the batch. */
 const FLUSH_NOW = 64 * 1024;
+/** Up to this many queued bytes are copied into one buffer before a write. */
+const COALESCE_MAX = 16 * 1024;
 const MAX_STREAM_ID = 0x7fffffff;
 
 function sessionError(message: string, code: string, cause?: Error): StreamError {
@@ -189,8 +191,14 @@ export class MuxSession implements StreamOwner {
       this.outBytes = bytes;
       return;
     }
-    // One buffer, one TLS record batch, one syscall.
-    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
+    if (out.length === 1) this.socket.write(out[0]!);
+    else if (bytes <= COALESCE_MAX) this.socket.write(Buffer.concat(out, bytes)); // many small frames: one buffer, one record batch, one syscall
+    else {
+      // Large payloads go as they are (one writev), not copied into a new buffer that waits for GC.
+      this.socket.cork();
+      for (const b of out) this.socket.write(b);
+      this.socket.uncork();
+    }
   }
 
   /** Writes what was queued while the TLS handshake ran (client side). */
