@@ -1,12 +1,8 @@
 // Limits and timeouts every proxy listener applies (docs/proxy.md).
 
-import type http from 'node:http';
-
 export const LIMITS = {
   /** Reading request headers. */
   headersTimeoutMs: 10_000,
-  /** Receiving a whole request on the admin listener (Node's http server). */
-  requestTimeoutMs: 300_000,
   /** Idle keep-alive connections from clients. */
   keepAliveTimeoutMs: 60_000,
   /** Upstream response headers (Envoy's default route timeout). */
@@ -20,11 +16,3 @@ export const LIMITS = {
   maxConnections: 16_384,
   maxHeaderBytes: 64 * 1024,
 };
-
-export function applyServerLimits(server: http.Server): void {
-  server.headersTimeout = LIMITS.headersTimeoutMs;
-  server.requestTimeout = LIMITS.requestTimeoutMs;
-  server.keepAliveTimeout = LIMITS.keepAliveTimeoutMs;
-  server.maxConnections = LIMITS.maxConnections;
-  server.maxHeadersCount = 200;
-}
