@@ -62,6 +62,8 @@ export function adminReply(state: ProxyState, xds: XdsState, method: string, tar
               })),
             ]),
           ),
+          // Multiplexed sessions to other sidecars (docs/proxy.md, "Between sidecars").
+          upstreamSessions: state.pool.describeSessions(),
         },
         null,
         2,

@@ -50,6 +50,11 @@ export class UpstreamPool {
     return this.mux.size;
   }
 
+  /** Sessions to other sidecars, for config_dump. */
+  describeSessions(): ReturnType<MuxConnector['describe']> {
+    return this.mux.describe();
+  }
+
   private checker(identity: string) {
     let c = this.identityCheckers.get(identity);
     if (!c) {

@@ -21,6 +21,7 @@ function fakeState(over: { snapshot?: unknown; material?: unknown } = {}) {
     credentials: { material: over.material },
     metrics,
     table: { clusters: new Map() },
+    pool: { describeSessions: () => ({ sessions: [{ endpoint: '127.0.0.1:15001', identity: 'spiffe://cluster.local/ns/demo/sa/web', streams: 3, connected: true }], http1Peers: [] }) },
   } as unknown as ProxyState;
 }
 
@@ -56,6 +57,7 @@ describe('admin replies', () => {
       certificate: { notAfter: NOT_AFTER.toISOString() },
       snapshot: { version: 'v1' },
       endpoints: {},
+      upstreamSessions: { sessions: [{ endpoint: '127.0.0.1:15001', identity: 'spiffe://cluster.local/ns/demo/sa/web', streams: 3, connected: true }], http1Peers: [] },
     });
     assert.equal(r.body, JSON.stringify(dump, null, 2));
   });

@@ -9,6 +9,17 @@ import type { ByteStream } from '../h1/byte-stream.js';
 import { MUX_ALPN, MUX_UNSUPPORTED } from './frame.js';
 import { MuxSession } from './session.js';
 
+export interface SessionInfo {
+  /** address:port of the peer sidecar's inbound listener. */
+  endpoint: string;
+  /** The SPIFFE ID the peer must present. */
+  identity: string;
+  /** Streams open (in use, or idle in the keep-alive pool). */
+  streams: number;
+  /** False while the TLS handshake runs. */
+  connected: boolean;
+}
+
 export const MUX_LIMITS = {
   /** Per-stream flow-control window (bytes, each direction). */
   window: 256 * 1024,
@@ -53,6 +64,17 @@ export class MuxConnector {
   /** Sessions open now (config_dump, tests). */
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** What config_dump shows: each session's peer, its streams, and the peers that only speak HTTP/1.1. */
+  describe(): { sessions: SessionInfo[]; http1Peers: string[] } {
+    return {
+      sessions: [...this.sessions].map(([key, s]) => {
+        const [endpoint, identity] = key.split('|') as [string, string];
+        return { endpoint, identity, streams: s.streams.size, connected: s.isConnected };
+      }),
+      http1Peers: [...this.h1Only].map((k) => k.split('|')[0]!),
+    };
   }
 
   private start(key: string, ep: EndpointConfig, timeoutMs: number): MuxSession | undefined {

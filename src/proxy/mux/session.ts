@@ -201,6 +201,10 @@ export class MuxSession implements StreamOwner {
     }
   }
 
+  get isConnected(): boolean {
+    return this.ready && !this.closed;
+  }
+
   /** Writes what was queued while the TLS handshake ran (client side). */
   connected(): void {
     this.ready = true;

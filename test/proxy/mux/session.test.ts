@@ -105,6 +105,8 @@ describe('mux sessions', () => {
     );
     replies.forEach((r, i) => assert.equal(r, `echo:request ${i} done`));
     assert.equal(peer.connections.length, 1, 'one TLS connection for 50 streams');
+    const seen = pool.describeSessions().sessions.find((s) => s.endpoint === `127.0.0.1:${peer.port}`);
+    assert.deepEqual(seen, { endpoint: `127.0.0.1:${peer.port}`, identity: SERVER_ID, streams: 0, connected: true });
     assert.deepEqual(new Set(identities), new Set([CLIENT_ID]));
   });
 
