@@ -71,6 +71,15 @@ describe('bookstore demo (trellis up examples/bookstore)', { timeout: 240_000 },
     });
     assert.ok(out > 0, 'the buyer sidecar counted mTLS requests to bookstore');
     assert.ok(inbound > 0, 'the bookstore sidecar counted mTLS requests from the buyer identity');
+    // Those requests went as streams of one multiplexed session to the bookstore sidecar.
+    const dump = (await (await fetch(`http://127.0.0.1:${buyer.spec.adminPort}/config_dump`)).json()) as {
+      upstreamSessions: { sessions: { identity: string; connected: boolean }[]; http1Peers: string[] };
+    };
+    assert.ok(
+      dump.upstreamSessions.sessions.some((s) => s.connected && s.identity === 'spiffe://cluster.local/ns/bookstore/sa/bookstore'),
+      JSON.stringify(dump.upstreamSessions),
+    );
+    assert.deepEqual(dump.upstreamSessions.http1Peers, []);
   });
 
   it('serves the bookstore through its ingress gateway, which the mesh authorises like any client', async () => {
