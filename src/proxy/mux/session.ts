@@ -85,11 +85,16 @@ export class MuxSession implements StreamOwner {
     return !this.closed && !this.retired && this.streams.size < this.opts.maxStreams && this.nextId < MAX_STREAM_ID;
   }
 
-  /** Client side: a new stream (the peer learns of it with its first bytes). */
+  /**
+   * Client side: a new stream. An empty DATA frame opens it on the wire at
+   * once, so the peer sees stream ids in increasing order even when a later
+   * stream writes first (a lower id it has not seen is a closed one to it).
+   */
   open(): MuxStream {
     const s = new MuxStream(this, this.nextId++, this.opts.window);
     this.streams.set(s.id, s);
     this.disarmIdle();
+    this.queue(frameHeader(FRAME.data, s.id, 0));
     return s;
   }
 

@@ -156,7 +156,7 @@ export class MuxStream extends EventEmitter implements ByteStream {
 
   /** DATA from the peer. False: the peer broke flow control. */
   received(data: Buffer): boolean {
-    if (this.destroyed) return true;
+    if (this.destroyed || data.length === 0) return true; // an empty DATA only opens the stream
     if (this.remoteEnded) return false;
     this.recvCredit -= data.length;
     if (this.recvCredit < 0) return false;

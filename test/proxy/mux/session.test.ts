@@ -110,6 +110,23 @@ describe('mux sessions', () => {
     assert.deepEqual(new Set(identities), new Set([CLIENT_ID]));
   });
 
+  it('opens streams in order on the wire, whichever writes first', async () => {
+    const peer = await startPeer((s) => {
+      let got = '';
+      s.on('data', (b: Buffer) => (got += b.toString()));
+      s.on('end', () => s.end(`echo:${got}`));
+    });
+    const first = pool.connectHttp(endpoint(peer)) as MuxStream;
+    const second = pool.connectHttp(endpoint(peer)) as MuxStream;
+    const secondReply = readAll(second);
+    second.end('second');
+    await new Promise((r) => setTimeout(r, 50));
+    const firstReply = readAll(first);
+    first.end('first');
+    assert.equal(await secondReply, 'echo:second');
+    assert.equal(await firstReply, 'echo:first');
+  });
+
   it('holds at most one window of a stream whose reader is paused, and resumes in order', async () => {
     let server!: MuxStream;
     const peer = await startPeer((s) => {
