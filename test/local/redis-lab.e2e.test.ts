@@ -118,7 +118,7 @@ async function startLab(opts: LabOptions, dir: string, stateDir: string): Promis
     cli: (...args) => runCli(args, { TRELLIS_HOME: stateDir, TRELLIS_STATE_DIR: stateDir }),
     pids,
     stop: mesh.stop,
-    kill: () => mesh.child.kill('SIGKILL'),
+    kill: () => mesh.process.kill('SIGKILL'),
   };
 }
 

@@ -28,10 +28,10 @@ export interface RunningMesh {
 
 export async function startMesh(
   dir: string,
-  opts: { readyTimeoutMs?: number; quiet?: boolean; stateDir?: string } = {},
+  opts: { readyTimeoutMs?: number; quiet?: boolean; stateDir?: string; /** More `trellis up` flags (e.g. --isolation netns). */ args?: string[] } = {},
 ): Promise<RunningMesh> {
   const stateDir = opts.stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-e2e-'));
-  const args = [TRELLIS_BIN, 'up', dir, '--state-dir', stateDir];
+  const args = [TRELLIS_BIN, 'up', dir, '--state-dir', stateDir, ...(opts.args ?? [])];
   if (opts.quiet !== false) args.push('--quiet');
   // The mesh stops when this test process goes away (its stdin closes), even if it is killed.
   const child = spawn(process.execPath, args, {

@@ -2,83 +2,22 @@
 // checks what it leaves on the machine. Everything a test starts is stopped
 // and removed in `after`, also when the test failed.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { AdminClient } from '../../../src/cli/admin-client.js';
 import { cleanupLeftovers } from '../../../src/local/cleanup.js';
 import { meshId } from '../../../src/local/netns/network.js';
-import { readMeshInfo } from '../../../src/local/state-dir.js';
-import type { WorkloadInstanceResource } from '../../../src/resources/types.js';
-import { repoRoot } from '../../support/paths.js';
+import { startMesh, type RunningMesh } from '../../support/mesh.js';
 
-export const TRELLIS_BIN = path.join(repoRoot, 'bin', 'trellis.js');
+
+export { runCli, TRELLIS_BIN } from '../../support/mesh.js';
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export interface IsolatedMesh {
-  stateDir: string;
-  child: ChildProcess;
-  output: string[];
-  client: AdminClient;
-  instance(namespace: string, name: string): Promise<WorkloadInstanceResource>;
-  /** SIGINT (default) and wait for the exit code; SIGKILL after 15 s. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
+export type IsolatedMesh = RunningMesh;
 
-/** Starts the mesh and waits for `all ready`. */
-export async function startIsolatedMesh(dir: string, stateDir: string, timeoutMs = 40_000): Promise<IsolatedMesh> {
-  const child = spawn(process.execPath, [TRELLIS_BIN, 'up', dir, '--state-dir', stateDir, '--isolation', 'netns', '--quiet'], {
-    cwd: repoRoot,
-    env: { ...process.env, TRELLIS_HOME: stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  let exited: number | null | undefined;
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exited = code))));
-  for (const s of [child.stdout!, child.stderr!]) {
-    let buf = '';
-    s.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        output.push(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
-  }
-  const mesh: IsolatedMesh = {
-    stateDir,
-    child,
-    output,
-    client: undefined as unknown as AdminClient,
-    async instance(namespace, name) {
-      const inst = await mesh.client.get<WorkloadInstanceResource>({ kind: 'WorkloadInstance', namespace, name });
-      if (!inst) throw new Error(`no instance ${namespace}/${name}`);
-      return inst;
-    },
-    async stop(signal = 'SIGINT') {
-      if (exited === undefined) child.kill(signal);
-      const code = await Promise.race([exit, sleep(15_000).then(() => 'timeout' as const)]);
-      if (code === 'timeout') {
-        child.kill('SIGKILL');
-        throw new Error('trellis up did not stop within 15 s');
-      }
-      return code;
-    },
-  };
-  const deadline = Date.now() + timeoutMs;
-  while (!output.some((l) => l.startsWith('all ready'))) {
-    if (exited !== undefined) throw new Error(`trellis up exited with ${exited}:\n${output.join('\n')}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`mesh not ready in time:\n${output.slice(-40).join('\n')}`);
-    }
-    await sleep(100);
-  }
-  const info = readMeshInfo(stateDir);
-  if (!info) throw new Error('no mesh.json');
-  mesh.client = new AdminClient(info.adminUrl);
-  return mesh;
+/** Starts `trellis up DIR --isolation netns` and waits for `all ready` (test/support/mesh.ts). */
+export function startIsolatedMesh(dir: string, stateDir: string, timeoutMs = 40_000): Promise<IsolatedMesh> {
+  return startMesh(dir, { stateDir, readyTimeoutMs: timeoutMs, args: ['--isolation', 'netns'] });
 }
 
 /** What of the mesh with this state directory exists on the machine: namespaces, links, /etc/netns entries, host rules. */
@@ -128,16 +67,5 @@ export function nodeInNamespace(netns: string, script: string, args: string[], o
       if (code === 0) resolve(out);
       else reject(new Error(`exit ${code}: ${err}`));
     });
-  });
-}
-
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [TRELLIS_BIN, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }

@@ -81,7 +81,7 @@ describe('isolated mode (--isolation netns)', { skip, timeout: 110_000 }, () => 
   });
 
   after(async () => {
-    await mesh?.stop().catch(() => mesh?.child.kill('SIGKILL'));
+    await mesh?.stop().catch(() => mesh?.process.kill('SIGKILL'));
     forceCleanup(stateDir);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
@@ -205,7 +205,7 @@ describe('isolated mode after a crash', { skip, timeout: 60_000 }, () => {
   });
 
   after(async () => {
-    await mesh?.stop().catch(() => mesh?.child.kill('SIGKILL'));
+    await mesh?.stop().catch(() => mesh?.process.kill('SIGKILL'));
     forceCleanup(stateDir);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(stateDir, { recursive: true, force: true });
