@@ -16,7 +16,7 @@ export class ProxyState {
   /** Per-request records for metrics, access logs and traces. */
   readonly telemetry = new Telemetry();
   table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map(), gatewayPorts: new Map() };
-  private readonly counters = new Map<string, (by?: number) => void>();
+  private readonly statusCounters = new Map<string, (status: number) => void>();
   /** Keep-alive mTLS connections to other sidecars (idle ones close before the peer's 60 s timeout). */
   readonly meshPool = new H1Pool({ idleTimeoutMs: 30_000, maxConnections: 256, maxPending: 4096 });
   /** Keep-alive connections to the local app (apps often time out idle connections after 5 s). */
@@ -33,35 +33,30 @@ export class ProxyState {
     credentials.onChange(() => this.meshPool.drain());
   }
 
-  /** The per-request completion callback that counts an outbound request by status. */
+  /** The completion callback that counts an outbound request by status (one per virtual host and cluster, made once). */
   outboundCounter(destination: string, cluster: string): (status: number) => void {
-    return (status) =>
-      this.count(this.metrics.outboundRequests, `o|${destination}|${cluster}|${status}`, () => ({
-        destination,
-        cluster,
-        code: String(status),
-        tls: 'mtls',
-      }));
+    const key = `o|${destination}|${cluster}`;
+    return this.statusCounters.get(key) ?? this.newStatusCounter(key, this.metrics.outboundRequests, (code) => ({ destination, cluster, code, tls: 'mtls' }));
   }
 
-  /** The per-request completion callback that counts an inbound request by status. */
+  /** The completion callback that counts an inbound request by status (one per caller, port and transport, made once). */
   inboundCounter(source: string, port: number, tls: 'mtls' | 'plaintext'): (status: number) => void {
-    return (status) =>
-      this.count(this.metrics.inboundRequests, `i|${source}|${port}|${status}|${tls}`, () => ({
-        source,
-        port: String(port),
-        code: String(status),
-        tls,
-      }));
+    const key = `i|${source}|${port}|${tls}`;
+    return this.statusCounters.get(key) ?? this.newStatusCounter(key, this.metrics.inboundRequests, (code) => ({ source, port: String(port), code, tls }));
   }
 
-  /** Increments one series, resolved once per key (rendering labels per request would cost more). */
-  private count(counter: Counter, key: string, labels: () => Record<string, string>): void {
-    let inc = this.counters.get(key);
-    if (!inc) {
-      inc = counter.handle(labels());
-      this.counters.set(key, inc);
-    }
-    inc();
+  /** Series are resolved once per status: a request only looks its status up (rendering labels per request would cost more). */
+  private newStatusCounter(key: string, counter: Counter, labels: (code: string) => Record<string, string>): (status: number) => void {
+    const byStatus = new Map<number, (by?: number) => void>();
+    const count = (status: number) => {
+      let inc = byStatus.get(status);
+      if (!inc) {
+        inc = counter.handle(labels(String(status)));
+        byStatus.set(status, inc);
+      }
+      inc();
+    };
+    this.statusCounters.set(key, count);
+    return count;
   }
 }

@@ -3,6 +3,14 @@
 // between sidecars (mux/stream.ts), which lets the engine run unchanged over
 // either.
 
+/**
+ * The error code of a connection that failed before any byte written to it
+ * left this process (e.g. a peer that turned out not to multiplex): the
+ * engine may send a request on it again, as it does on a reused connection
+ * the peer had closed.
+ */
+export const NOTHING_SENT = 'TRELLIS_E_NOTHING_SENT';
+
 export interface ByteStream {
   readonly destroyed: boolean;
   /** False when the caller should wait for 'drain'. */

@@ -5,11 +5,10 @@
 // No IncomingMessage/ServerResponse/ClientRequest objects (bench/NOTES.md).
 
 import { BodyTracker } from './body.js';
-import type { ByteStream } from './byte-stream.js';
+import { NOTHING_SENT, type ByteStream } from './byte-stream.js';
 import { HeadError, headEnd, parseRequestHead, parseResponseHead, serializeHead, type RequestHead } from './head.js';
 import type { H1Pool, UpstreamConnection } from './pool.js';
 import { startMirror, type MirrorCopy } from './mirror.js';
-import { MUX_UNSUPPORTED } from '../mux/frame.js';
 
 export type FailureKind = 'connect' | 'timeout' | 'reset' | 'identity' | 'overflow';
 
@@ -312,9 +311,9 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
       clearTimeout(timer);
       if (settled) return;
       if (!responded) {
-        // A reused idle connection the peer closed as we wrote, or a peer that does not
-        // multiplex (its stream's bytes never left): nothing reached the app.
-        const nothingSent = up.reused || (err as NodeJS.ErrnoException | undefined)?.code === MUX_UNSUPPORTED;
+        // A reused idle connection the peer closed as we wrote, or a connection that
+        // failed before any byte left (NOTHING_SENT): nothing reached the app.
+        const nothingSent = up.reused || (err as NodeJS.ErrnoException | undefined)?.code === NOTHING_SENT;
         if (nothingSent && !retried && !sentBodyBytes && req.framing.kind === 'none' && status === 0) {
           forward(req, d, rest, true);
           return;

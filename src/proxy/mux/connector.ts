@@ -6,7 +6,8 @@
 import type tls from 'node:tls';
 import type { EndpointConfig } from '../../compiler/snapshot.js';
 import type { ByteStream } from '../h1/byte-stream.js';
-import { MUX_ALPN, MUX_UNSUPPORTED } from './frame.js';
+import { NOTHING_SENT } from '../h1/byte-stream.js';
+import { MUX_ALPN } from './frame.js';
 import { MuxSession } from './session.js';
 
 export interface SessionInfo {
@@ -93,7 +94,7 @@ export class MuxConnector {
       if (socket.alpnProtocol === MUX_ALPN) return session.connected();
       // An older peer: its streams fail before any byte left, so the engine may send them again.
       this.h1Only.add(key);
-      session.close(Object.assign(new Error(`${ep.address}:${ep.port} does not speak ${MUX_ALPN}`), { code: MUX_UNSUPPORTED }));
+      session.close(Object.assign(new Error(`${ep.address}:${ep.port} does not speak ${MUX_ALPN}`), { code: NOTHING_SENT }));
     });
     return session;
   }

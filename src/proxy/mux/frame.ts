@@ -8,9 +8,6 @@
 
 export const MUX_ALPN = 'trellis-mux/1';
 
-/** The error of a stream whose peer turned out not to speak the protocol: none of its bytes left. */
-export const MUX_UNSUPPORTED = 'TRELLIS_E_MUX_UNSUPPORTED';
-
 export const FRAME = {
   /** Bytes of a stream, in order. The first DATA (or END) with a new id opens the stream. */
   data: 0,

@@ -173,7 +173,7 @@ export class MuxSession implements StreamOwner {
       this.out.push(b);
       this.outBytes += b.length;
     }
-    if (this.outBytes >= FLUSH_NOW) this.flush();
+    if (this.outBytes >= FLUSH_NOW && this.ready) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushLater);

@@ -211,10 +211,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
     }
   }
 
-  get waitingForDrain(): boolean {
-    return this.wantDrain && !this.outbox;
-  }
-
   // ---- internals ----
 
   private deliver(data: Buffer): void {

@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import tls from 'node:tls';
 import { createCA, generateKeyPair, issueCertificate } from '../../../src/identity/index.js';
 import { Credentials } from '../../../src/proxy/credentials.js';
-import { MUX_ALPN, MUX_UNSUPPORTED } from '../../../src/proxy/mux/frame.js';
+import { NOTHING_SENT } from '../../../src/proxy/h1/byte-stream.js';
+import { MUX_ALPN } from '../../../src/proxy/mux/frame.js';
 import { MUX_LIMITS } from '../../../src/proxy/mux/connector.js';
 import { MuxSession } from '../../../src/proxy/mux/session.js';
 import type { MuxStream } from '../../../src/proxy/mux/stream.js';
@@ -204,7 +205,7 @@ describe('mux sessions', () => {
     const first = pool.connectHttp(endpoint(peer)) as MuxStream;
     first.write('GET / HTTP/1.1\r\n\r\n');
     const [err] = (await once(first, 'error')) as [NodeJS.ErrnoException];
-    assert.equal(err.code, MUX_UNSUPPORTED, 'the first stream fails before any byte left, so it can be sent again');
+    assert.equal(err.code, NOTHING_SENT, 'the first stream fails before any byte left, so it can be sent again');
     const second = pool.connectHttp(endpoint(peer))!;
     assert.ok(second instanceof tls.TLSSocket, 'later connections are plain TLS');
     let text = '';
