@@ -303,7 +303,7 @@ function mirrorTargets(state: ProxyState, filters: readonly RuntimeFilters[], re
       if (m.percent < 100 && Math.random() * 100 >= m.percent) continue;
       const ep = pickEndpoint(m.cluster);
       if (!ep) continue;
-      const head = Buffer.from(serializeHead(`${req.method} ${call.path} HTTP/1.1`, req.raw, req.headers['connection'], call.drop, call.add), 'latin1');
+      const head = serializeHead(`${req.method} ${call.path} HTTP/1.1`, req, req.headers['connection'], call.drop, call.add);
       event(state, 'mirror', m.cluster.config.name);
       (out ??= []).push({
         pool: m.cluster.pool ?? state.meshPool,

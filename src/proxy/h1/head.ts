@@ -16,9 +16,17 @@ export type Framing =
   /** Response body delimited by the connection closing. */
   | { kind: 'close' };
 
-export interface MessageHead {
+/** Where a head's header lines are in the bytes it was parsed from: what serializeHead copies. */
+export interface HeadBytes {
   /** Raw header lines, [name, value, ...], as received. */
   raw: string[];
+  /** For each header in `raw`: where its line starts in `bytes` and where it ends (past its CRLF). */
+  lines: number[];
+  /** The bytes the head was parsed from (they may go on past its end). */
+  bytes: Buffer;
+}
+
+export interface MessageHead extends HeadBytes {
   /** Lower-case name → value (repeated headers joined with ", "). */
   headers: Record<string, string>;
   framing: Framing;
@@ -63,9 +71,12 @@ function isOws(c: number): boolean {
   return c === 32 || c === 9;
 }
 
-/** Header lines of `text` from index `from` (just after the start line's CRLF) to its end: [name, value, ...]. */
-function parseHeaderLines(text: string, from: number): string[] {
-  const raw: string[] = [];
+/**
+ * Header lines of `text` from index `from` (just after the start line's CRLF)
+ * to its end: [name, value, ...] into `raw`, and each line's [start, end past
+ * its CRLF] into `lines` (latin1 text: a character is a byte).
+ */
+function parseHeaderLines(text: string, from: number, raw: string[], lines: number[]): void {
   const n = text.length;
   let pos = from;
   while (pos < n) {
@@ -75,6 +86,10 @@ function parseHeaderLines(text: string, from: number): string[] {
       pos += 2;
       continue;
     }
+    // A lone CR or LF inside a line could end it for the next hop (RFC 9110 5.5): refuse it.
+    const lf = text.indexOf('\n', pos);
+    const cr = text.indexOf('\r', pos);
+    if ((lf >= 0 && lf < eol) || (cr >= 0 && cr < eol)) throw new HeadError(400, 'bare CR or LF in a header line');
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > eol) throw new HeadError(400, 'malformed header line');
     if (isOws(text.charCodeAt(colon - 1))) throw new HeadError(400, 'whitespace before a header colon');
@@ -84,9 +99,9 @@ function parseHeaderLines(text: string, from: number): string[] {
     while (vs < ve && isOws(text.charCodeAt(vs))) vs++;
     while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--;
     raw.push(text.slice(pos, colon), text.slice(vs, ve));
+    lines.push(pos, eol + 2);
     pos = eol + 2;
   }
-  return raw;
 }
 
 /** Lower-case name → value, repeated headers joined with ", ". */
@@ -131,6 +146,8 @@ class ParsedResponseHead implements ResponseHead {
     readonly reason: string,
     readonly minor: number,
     readonly raw: string[],
+    readonly lines: number[],
+    readonly bytes: Buffer,
     readonly connection: string | undefined,
     readonly framing: Framing,
     readonly close: boolean,
@@ -187,10 +204,12 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const version = start.slice(sp2 + 1);
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(505, 'only HTTP/1.x is served here');
   const minor = version === 'HTTP/1.1' ? 1 : 0;
-  const raw = parseHeaderLines(text, startEnd + 2);
+  const raw: string[] = [];
+  const lines: number[] = [];
+  parseHeaderLines(text, startEnd + 2, raw, lines);
   const headers = headerMap(raw);
   if (headers['upgrade'] !== undefined || method === 'CONNECT') throw new HeadError(501, 'upgrades and CONNECT are not supported');
-  return { method, target, minor, raw, headers, framing: bodyFraming(headers) ?? { kind: 'none' }, close: wantsClose(headers, minor) };
+  return { method, target, minor, raw, lines, bytes: buf, headers, framing: bodyFraming(headers) ?? { kind: 'none' }, close: wantsClose(headers, minor) };
 }
 
 export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead {
@@ -201,30 +220,56 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
   const status = Number(start.slice(9, 12));
   if (!(status >= 100 && status <= 999)) throw new HeadError(502, 'malformed status code');
   const reason = start.slice(13);
-  const raw = parseHeaderLines(text, startEnd + 2);
+  const raw: string[] = [];
+  const lines: number[] = [];
+  parseHeaderLines(text, startEnd + 2, raw, lines);
   const framed = framingHeaders(raw);
   let framing: Framing;
   if (requestMethod === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = { kind: 'none' };
   else framing = bodyFraming(framed) ?? { kind: 'close' };
   const close = wantsClose(framed, minor) || framing.kind === 'close';
-  return new ParsedResponseHead(status, reason, minor, raw, framed.connection, framing, close);
+  return new ParsedResponseHead(status, reason, minor, raw, lines, buf, framed.connection, framing, close);
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
 
+/** Byte ranges of the header lines serializeHead keeps (scratch: it runs to completion before anyone else). */
+const keptRuns: number[] = [];
+
 /**
- * Serialises a head for the next hop: hop-by-hop headers (and those the
- * Connection header names) dropped, `drop` names dropped, `add` appended.
- * Transfer-Encoding stays: the body is passed through with its framing.
+ * The head for the next hop, as bytes: `startLine`, then the header lines
+ * copied as they came (runs of kept lines in one copy each), without the
+ * hop-by-hop headers, those the Connection header names and the `drop` names,
+ * then `add` ([name, value, ...]) and the blank line. Transfer-Encoding
+ * stays: the body is passed through with its framing.
  */
-export function serializeHead(startLine: string, raw: string[], connection: string | undefined, drop?: ReadonlySet<string>, add?: string[]): string {
+export function serializeHead(startLine: string, head: HeadBytes, connection: string | undefined, drop?: ReadonlySet<string>, add?: readonly string[]): Buffer {
+  const { raw, lines, bytes } = head;
   const named = connection === undefined ? undefined : new Set(tokenList(connection));
-  let out = startLine + '\r\n';
+  let runs = 0;
+  let size = startLine.length + 4;
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
-    out += raw[i] + ': ' + raw[i + 1] + '\r\n';
+    const start = lines[i]!;
+    const end = lines[i + 1]!;
+    size += end - start;
+    if (runs > 0 && keptRuns[runs - 1] === start) keptRuns[runs - 1] = end;
+    else {
+      keptRuns[runs++] = start;
+      keptRuns[runs++] = end;
+    }
   }
-  if (add) for (let i = 0; i < add.length; i += 2) out += add[i] + ': ' + add[i + 1] + '\r\n';
-  return out + '\r\n';
+  let added = '';
+  if (add) for (let i = 0; i < add.length; i += 2) added += add[i] + ': ' + add[i + 1] + '\r\n';
+  size += added.length;
+  const out = Buffer.allocUnsafe(size);
+  let pos = out.write(startLine, 0, 'latin1');
+  out[pos++] = 13;
+  out[pos++] = 10;
+  for (let r = 0; r < runs; r += 2) pos += bytes.copy(out, pos, keptRuns[r], keptRuns[r + 1]);
+  if (added.length > 0) pos += out.write(added, pos, 'latin1');
+  out[pos++] = 13;
+  out[pos] = 10;
+  return out;
 }

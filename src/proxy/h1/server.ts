@@ -89,11 +89,6 @@ export function localResponse(status: number, body: string, headers: [string, st
   return head + '\r\n' + (headOnly ? '' : text);
 }
 
-/** Heads are parsed as latin1 (bytes as they came); they leave the same way. */
-function latin1(s: string): Buffer {
-  return Buffer.from(s, 'latin1');
-}
-
 /** One buffer for a head and the body bytes that arrived with it (at most one read of them). */
 function joinSmall(head: Buffer, body: Buffer): Buffer {
   return body.length === 0 ? head : Buffer.concat([head, body], head.length + body.length);
@@ -395,7 +390,7 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
             const start = `HTTP/1.1 ${head.status} ${head.reason}`;
             const after = resHeadBuf.subarray(end);
             if (head.status >= 100 && head.status < 200) {
-              if (head.status !== 101) client.write(latin1(serializeHead(start, head.raw, head.connection)));
+              if (head.status !== 101) client.write(serializeHead(start, head, head.connection));
               resHeadBuf = after.length > 0 ? after : undefined;
               responded = false;
               if (!resHeadBuf) return;
@@ -418,7 +413,7 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
             const edits = d.onResponse?.(head.status, head.headers);
             let add = edits?.add;
             if (req.close) add = add ? [...add, 'connection', 'close'] : ['connection', 'close'];
-            const headBytes = latin1(serializeHead(start, head.raw, head.connection, edits?.drop, add));
+            const headBytes = serializeHead(start, head, head.connection, edits?.drop, add);
             resBody = new BodyTracker(head.framing);
             resHeadBuf = undefined;
             if (after.length > 0) deliver(after, headBytes);
@@ -481,7 +476,7 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
       }
     };
 
-    const head = latin1(serializeHead(`${req.method} ${d.path} HTTP/1.1`, req.raw, req.headers['connection'], d.drop, d.add));
+    const head = serializeHead(`${req.method} ${d.path} HTTP/1.1`, req, req.headers['connection'], d.drop, d.add);
     if (rest.length > 0 && !reqBody.done) {
       // The head and the body bytes that came with it in one write.
       const n = reqBody.consume(rest, 0);

@@ -73,8 +73,8 @@ describe('response heads on the hot path', () => {
     assert.equal(r.connection, 'keep-alive, X-Hop');
     assert.deepEqual({ ...r.headers }, { server: 'nginx', 'content-length': '12', connection: 'keep-alive, X-Hop', 'x-hop': '1', 'set-cookie': 'a=1, b=2' });
     assert.equal(
-      serializeHead('HTTP/1.1 200 OK', r.raw, r.connection),
-      'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-LENGTH: 12\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\n',
+      serializeHead('HTTP/1.1 200 OK', r, r.connection).toString('latin1'),
+      'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-LENGTH:  12 \r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\n\r\n',
     );
   });
 });
@@ -86,7 +86,7 @@ describe('serialising a head for the next hop', () => {
         'Proxy-Connection: keep-alive\r\nTE: trailers\r\nX-Secret: 1\r\nTransfer-Encoding: chunked\r\nX-Request-Id: abc\r\n\r\n',
     );
     assert.equal(
-      serializeHead('GET / HTTP/1.1', r.raw, r.headers['connection']),
+      serializeHead('GET / HTTP/1.1', r, r.headers['connection']).toString('latin1'),
       'GET / HTTP/1.1\r\nHost: web.shop:80\r\nTransfer-Encoding: chunked\r\nX-Request-Id: abc\r\n\r\n',
     );
   });
@@ -94,8 +94,26 @@ describe('serialising a head for the next hop', () => {
   it('drops the names it is told to (a forged peer identity) and appends what it adds', () => {
     const r = req('GET / HTTP/1.1\r\nX-Trellis-Peer-Identity: spiffe://forged\r\nx-ok: 1\r\n\r\n');
     assert.equal(
-      serializeHead('GET / HTTP/1.1', r.raw, r.headers['connection'], new Set(['x-trellis-peer-identity']), ['x-trellis-peer-identity', 'spiffe://real']),
+      serializeHead('GET / HTTP/1.1', r, r.headers['connection'], new Set(['x-trellis-peer-identity']), ['x-trellis-peer-identity', 'spiffe://real']).toString('latin1'),
       'GET / HTTP/1.1\r\nx-ok: 1\r\nx-trellis-peer-identity: spiffe://real\r\n\r\n',
     );
+  });
+
+  it('copies the kept header lines byte for byte from the head it was parsed from, and adds after them', () => {
+    const bytes = Buffer.from('GET /a HTTP/1.1\r\nHost: h\r\nX-Latin: caf\xe9 \r\nConnection: close\r\nX-Last:1\r\n\r\nBODY', 'latin1');
+    const r = parseRequestHead(bytes, headEnd(bytes));
+    const out = serializeHead('GET /b HTTP/1.1', r, r.headers['connection'], undefined, ['x-added', 'yes']);
+    assert.deepEqual(out, Buffer.from('GET /b HTTP/1.1\r\nHost: h\r\nX-Latin: caf\xe9 \r\nX-Last:1\r\nx-added: yes\r\n\r\n', 'latin1'));
+    // With nothing to drop, the head is the original one.
+    const plain = Buffer.from('GET /a HTTP/1.1\r\nHost: h\r\nX-Spaced:   1  \r\n\r\n', 'latin1');
+    assert.deepEqual(serializeHead('GET /a HTTP/1.1', parseRequestHead(plain, headEnd(plain)), undefined), plain);
+  });
+});
+
+describe('header lines that could split on the next hop', () => {
+  it('refuses a bare LF or CR inside a header line', () => {
+    for (const bad of ['GET / HTTP/1.1\r\nX-A: 1\nInjected: 2\r\n\r\n', 'GET / HTTP/1.1\r\nX-A: 1\rInjected: 2\r\n\r\n']) {
+      assert.throws(() => req(bad), (e: unknown) => e instanceof HeadError && e.status === 400, JSON.stringify(bad));
+    }
   });
 });
