@@ -11,9 +11,14 @@ interface CompiledRule {
   target: string;
   sources: Set<string>;
   port?: number;
-  http: { name: string; matcher: RequestMatcher }[];
+  http: { matcher: RequestMatcher; allowed: AuthzDecision }[];
   tcpPorts: (number[] | 'all')[];
+  /** The decision when its TCP rules allow the port (made once, not per request). */
+  allowed: AuthzDecision;
 }
+
+/** Per port and source, the rules that may allow it (or why none can); bounded, rebuilt with the authorizer. */
+const MAX_CACHED_SOURCES = 4096;
 
 export interface Authorizer {
   /** HTTP request on app port `port`; `source` is the caller's SPIFFE ID, undefined for plaintext. */
@@ -29,13 +34,27 @@ export function compileAuthorizer(policy: AuthzPolicy): Authorizer {
     target: r.target,
     sources: new Set(r.sources),
     port: r.port,
-    http: r.allow.flatMap((a) => (a.kind === 'http' ? [{ name: a.match.name, matcher: compileMatcher(a.match) }] : [])),
+    http: r.allow.flatMap((a) => (a.kind === 'http' ? [{ matcher: compileMatcher(a.match), allowed: { allowed: true as const, rule: `${r.target} (${a.match.name})` } }] : [])),
     tcpPorts: r.allow.flatMap((a) => (a.kind === 'tcp' ? [a.ports.length === 0 ? ('all' as const) : a.ports] : [])),
+    allowed: { allowed: true, rule: r.target },
   }));
   const tcpAllows = (r: CompiledRule, port: number) =>
     r.tcpPorts.some((ports) => ports === 'all' || ports.includes(port));
 
+  const cache = new Map<number, Map<string, CompiledRule[] | AuthzDecision>>();
   function candidates(source: string | undefined, port: number): CompiledRule[] | AuthzDecision {
+    if (source === undefined) return findCandidates(source, port);
+    let bySource = cache.get(port);
+    if (!bySource) cache.set(port, (bySource = new Map()));
+    let c = bySource.get(source);
+    if (c === undefined) {
+      if (bySource.size >= MAX_CACHED_SOURCES) bySource.clear();
+      bySource.set(source, (c = findCandidates(source, port)));
+    }
+    return c;
+  }
+
+  function findCandidates(source: string | undefined, port: number): CompiledRule[] | AuthzDecision {
     if (source === undefined) {
       return { allowed: false, reason: 'the connection is not authenticated with a mesh certificate' };
     }
@@ -61,8 +80,8 @@ export function compileAuthorizer(policy: AuthzPolicy): Authorizer {
       const c = candidates(source, port);
       if (!Array.isArray(c)) return c;
       for (const r of c) {
-        if (tcpAllows(r, port)) return { allowed: true, rule: r.target };
-        for (const h of r.http) if (h.matcher(req, path)) return { allowed: true, rule: `${r.target} (${h.name})` };
+        if (tcpAllows(r, port)) return r.allowed;
+        for (const h of r.http) if (h.matcher(req, path)) return h.allowed;
       }
       const targets = c.map((r) => r.target).join(', ');
       return {
@@ -74,7 +93,7 @@ export function compileAuthorizer(policy: AuthzPolicy): Authorizer {
       if (policy.mode === 'permissive') return ALLOW_PERMISSIVE;
       const c = candidates(source, port);
       if (!Array.isArray(c)) return c;
-      for (const r of c) if (tcpAllows(r, port)) return { allowed: true, rule: r.target };
+      for (const r of c) if (tcpAllows(r, port)) return r.allowed;
       return { allowed: false, reason: `no TCPRoute of TrafficTarget ${c.map((r) => r.target).join(', ')} allows port ${port}` };
     },
   };

@@ -8,7 +8,9 @@
 import type { HeaderEditsConfig, PathModifierConfig } from '../compiler/snapshot.js';
 import type { EndpointState } from './endpoint-state.js';
 import type { RequestHead } from './h1/head.js';
-import type { AttemptOutcome, Decision, ForwardDecision, MirrorTarget, ResponseEdits } from './h1/server.js';
+import type { ByteStream } from './h1/byte-stream.js';
+import type { H1Pool } from './h1/pool.js';
+import type { AttemptOutcome, Decision, FailureKind, ForwardDecision, MirrorTarget, ResponseEdits } from './h1/server.js';
 import { serializeHead } from './h1/head.js';
 import { hashKeyOf } from './hash-key.js';
 import { LIMITS } from './limits.js';
@@ -16,8 +18,8 @@ import type { UpstreamOutcome } from './outlier.js';
 import { backoffMs, retryDecision } from './retry.js';
 import { pickClusterIndex, pickEndpoint, selectRouteMatch, type RuntimeCluster, type RuntimeFilters, type RuntimeVirtualHost } from './routing.js';
 import type { ProxyState } from './state.js';
-import type { RequestRecord } from './telemetry.js';
-import { traceHop, withTraceHeaders, type TraceHop } from './trace-context.js';
+import type { PeerInfo, RequestRecord } from './telemetry.js';
+import { requestTraceHop, withTraceHeaders, type TraceHop } from './trace-context.js';
 
 /** Node's timers cannot wait longer; a disabled timeout waits this long. */
 const NO_TIMEOUT_MS = 2 ** 31 - 1;
@@ -81,26 +83,49 @@ export function redirectLocation(
   return `${scheme}://${hostPort}${path}`;
 }
 
-interface Call {
-  state: ProxyState;
-  req: RequestHead;
-  vh: RuntimeVirtualHost;
-  cluster: RuntimeCluster;
-  path: string;
-  drop: ReadonlySet<string>;
-  add: string[] | undefined;
-  responseEdits: readonly HeaderEditsConfig[];
+/** One outbound request across its tries: what every try shares, and how the request is counted when it ends. */
+class Call {
+  retries = 0;
   setCookie?: string;
   hashKey?: string;
   /** Endpoints tried so far; kept only when retries may happen. */
   tried?: Set<EndpointState>;
-  retries: number;
   /** ms since epoch; undefined = no overall timeout. */
   deadline?: number;
-  tryTimeoutMs: number;
-  done: (status: number, requestBytes?: number, responseBytes?: number) => void;
   /** The endpoint of the latest try. */
   endpoint?: EndpointState;
+
+  constructor(
+    readonly state: ProxyState,
+    readonly req: RequestHead,
+    readonly vh: RuntimeVirtualHost,
+    readonly cluster: RuntimeCluster,
+    readonly path: string,
+    readonly drop: ReadonlySet<string>,
+    readonly add: string[] | undefined,
+    readonly responseEdits: readonly HeaderEditsConfig[],
+    readonly tryTimeoutMs: number,
+    private readonly count: (status: number) => void,
+    private readonly record: RequestRecord | undefined,
+  ) {}
+
+  done(status: number, requestBytes = 0, responseBytes = 0): void {
+    this.count(status);
+    const record = this.record;
+    if (!record) return;
+    record.status = status;
+    record.durationMs = Date.now() - record.start;
+    record.requestBytes = requestBytes;
+    record.responseBytes = responseBytes;
+    record.retries = this.retries;
+    const ep = this.endpoint;
+    if (ep) {
+      record.upstream = ep.config.instance;
+      record.destination.identity = ep.config.identity;
+      record.destination.workload = workloadOfInstance(ep.config.instance);
+    }
+    this.state.telemetry.emit(record);
+  }
 }
 
 /** `ns/bookstore-v1-0` → `bookstore-v1` (local-mode instance names are `<workload>-<index>`). */
@@ -122,6 +147,13 @@ function event(state: ProxyState, name: string, cluster: string): void {
   state.metrics.resilience.inc({ event: name, cluster });
 }
 
+/** This proxy as the source of its calls: one object per snapshot's node, shared by the records (sinks only read them). */
+let peerOf: { node: NonNullable<ProxyState['snapshot']>['node']; peer: PeerInfo } | undefined;
+function nodePeer(node: NonNullable<ProxyState['snapshot']>['node']): PeerInfo {
+  if (peerOf?.node !== node) peerOf = { node, peer: { identity: node.identity, namespace: node.namespace, workload: node.workload } };
+  return peerOf.peer;
+}
+
 /** Telemetry of one outbound (or gateway) call, emitted when it ends. */
 function outboundRecord(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, path: string, start: number): RequestRecord {
   const node = state.snapshot?.node;
@@ -136,7 +168,7 @@ function outboundRecord(state: ProxyState, req: RequestHead, vh: RuntimeVirtualH
     status: 0,
     requestBytes: 0,
     responseBytes: 0,
-    source: node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {},
+    source: node ? nodePeer(node) : {},
     destination: { service: vh.config.name, namespace: vh.config.namespace },
     retries: 0,
   };
@@ -144,12 +176,15 @@ function outboundRecord(state: ProxyState, req: RequestHead, vh: RuntimeVirtualH
 
 export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string): Decision {
   // This hop's span (continuing the app's or the client's trace context); undefined when tracing is off.
-  const trace = traceHop(state.snapshot?.mesh.tracing, req.headers);
-  if (!state.telemetry.active) return routeCall(state, req, vh, host, target, undefined, trace);
+  const trace = requestTraceHop(state.snapshot?.mesh.tracing, req);
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? '' : target.slice(q);
+  if (!state.telemetry.active) return routeCall(state, req, vh, host, target, path, query, undefined, trace);
   const start = Date.now();
-  const record = outboundRecord(state, req, vh, host, splitTarget(target)[0], start);
+  const record = outboundRecord(state, req, vh, host, path, start);
   if (trace) record.trace = trace.context;
-  const d = routeCall(state, req, vh, host, target, record, trace);
+  const d = routeCall(state, req, vh, host, target, path, query, record, trace);
   if (d.kind === 'reply') {
     if (d.reason) record.reason = d.reason;
     const inner = d.done;
@@ -163,8 +198,7 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
   return d;
 }
 
-function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string, record: RequestRecord | undefined, trace: TraceHop | undefined): Decision {
-  const [path, query] = splitTarget(target);
+function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string, path: string, query: string, record: RequestRecord | undefined, trace: TraceHop | undefined): Decision {
   const sel = selectRouteMatch(vh, req, path);
   if (!sel) return localReply(state, 'no_route', 404, `trellis: no route of ${vh.config.name} matches ${req.method} ${path}`);
   const route = sel.route;
@@ -234,39 +268,10 @@ function routeCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, 
   // The route's backendRequest is more specific than the policy's perTryTimeout.
   const perTry = timeouts?.backendRequestMs ?? vh.retries?.perTryTimeoutMs;
   const now = Date.now();
-  const call: Call = {
-    state,
-    req,
-    vh,
-    cluster,
-    path: upstreamPath,
-    drop,
-    add,
-    responseEdits,
-    retries: 0,
-    // A request timeout (or `0s`, none) replaces the default per-try limit.
-    tryTimeoutMs: perTry === 0 ? NO_TIMEOUT_MS : perTry ?? (requestMs !== undefined ? NO_TIMEOUT_MS : LIMITS.upstreamResponseTimeoutMs),
-    done: state.outboundCounter(vh.config.name, cluster.config.name),
-  };
-  if (record) {
-    const count = call.done;
-    record.destination.service = cluster.config.name;
-    call.done = (status, requestBytes = 0, responseBytes = 0) => {
-      count(status);
-      record.status = status;
-      record.durationMs = Date.now() - record.start;
-      record.requestBytes = requestBytes;
-      record.responseBytes = responseBytes;
-      record.retries = call.retries;
-      const ep = call.endpoint;
-      if (ep) {
-        record.upstream = ep.config.instance;
-        record.destination.identity = ep.config.identity;
-        record.destination.workload = workloadOfInstance(ep.config.instance);
-      }
-      state.telemetry.emit(record);
-    };
-  }
+  // A request timeout (or `0s`, none) replaces the default per-try limit.
+  const tryTimeoutMs = perTry === 0 ? NO_TIMEOUT_MS : perTry ?? (requestMs !== undefined ? NO_TIMEOUT_MS : LIMITS.upstreamResponseTimeoutMs);
+  if (record) record.destination.service = cluster.config.name;
+  const call = new Call(state, req, vh, cluster, upstreamPath, drop, add, responseEdits, tryTimeoutMs, state.outboundCounter(vh.config.name, cluster.config.name), record);
   if (requestMs) call.deadline = now + requestMs;
   if (vh.retries) call.tried = new Set();
 
@@ -303,11 +308,11 @@ function mirrorTargets(state: ProxyState, filters: readonly RuntimeFilters[], re
       if (m.percent < 100 && Math.random() * 100 >= m.percent) continue;
       const ep = pickEndpoint(m.cluster);
       if (!ep) continue;
-      const head = serializeHead(`${req.method} ${call.path} HTTP/1.1`, req, req.headers['connection'], call.drop, call.add);
+      const head = serializeHead(`${req.method} ${call.path} HTTP/1.1`, req, req.connection, call.drop, call.add);
       event(state, 'mirror', m.cluster.config.name);
       (out ??= []).push({
         pool: m.cluster.pool ?? state.meshPool,
-        key: `${ep.config.address}:${ep.config.port}`,
+        key: ep.poolKey,
         connect: () => state.pool.connectHttp(ep.config)!,
         head,
       });
@@ -318,52 +323,83 @@ function mirrorTargets(state: ProxyState, filters: readonly RuntimeFilters[], re
 
 /** One try at an endpoint the balancer picks (another one than before, when it can). */
 function tryOnce(call: Call, delayMs: number, now = Date.now()): ForwardDecision | undefined {
-  const { state, cluster } = call;
+  const { cluster } = call;
   const tried = call.tried;
   const ep = pickEndpoint(cluster, call.hashKey, tried && tried.size > 0 ? tried : undefined, now);
   if (!ep) return undefined;
   const remaining = call.deadline === undefined ? NO_TIMEOUT_MS : call.deadline - now - delayMs;
-  const isRetry = call.retries > 0;
   tried?.add(ep);
   call.endpoint = ep;
-  ep.active++;
-  cluster.load.active++;
-  if (isRetry) cluster.load.retrying++;
-  let settled = false;
-  const d: ForwardDecision = {
-    kind: 'forward',
-    pool: cluster.pool ?? state.meshPool,
-    key: `${ep.config.address}:${ep.config.port}`,
-    connect: () => state.pool.connectHttp(ep.config, cluster.config.policy?.connectTimeoutMs)!,
-    path: call.path,
-    drop: call.drop,
-    ...(call.add ? { add: call.add } : {}),
-    responseTimeoutMs: Math.max(1, Math.min(call.tryTimeoutMs, remaining)),
-    done: call.done,
-    attempt: (outcome) => {
-      if (settled) return;
-      settled = true;
-      ep.active--;
-      cluster.load.active--;
-      if (isRetry) cluster.load.retrying--;
-      if ('failure' in outcome && outcome.failure === 'timeout') event(state, 'timeout', cluster.config.name);
-      const u = upstreamOutcome(outcome);
-      if (u && cluster.outlier?.record(ep, u, Date.now())) event(state, 'outlier_ejection', cluster.config.name);
-    },
-    fail: (kind, err) => {
-      state.metrics.localReplies.inc({ reason: `upstream_${kind}` });
-      if (kind === 'overflow') event(state, 'overflow_pending', cluster.config.name);
-      return {
-        status: kind === 'timeout' ? 504 : 503,
-        body: `trellis: upstream ${cluster.config.name} (${ep.config.instance}) failed: ${err.message}`,
-        ...(kind === 'overflow' ? { headers: [['x-trellis-overloaded', 'max-pending-requests']] as [string, string][] } : {}),
-      };
-    },
-  };
+  const d = new Try(call, ep, Math.max(1, Math.min(call.tryTimeoutMs, remaining)));
   if (delayMs > 0) d.delayMs = delayMs;
   if (call.responseEdits.length > 0 || call.setCookie) d.onResponse = (_status, headers) => responseEditsFor(call, headers);
   if (call.vh.retries) d.retry = (outcome) => nextTry(call, outcome);
   return d;
+}
+
+/** The engine's view of one try (a ForwardDecision), with the endpoint's accounting while it runs. */
+class Try implements ForwardDecision {
+  readonly kind = 'forward' as const;
+  readonly pool: H1Pool;
+  readonly key: string;
+  readonly path: string;
+  readonly drop: ReadonlySet<string>;
+  readonly add: string[] | undefined;
+  delayMs?: number;
+  mirrors?: MirrorTarget[];
+  onResponse?: ForwardDecision['onResponse'];
+  retry?: ForwardDecision['retry'];
+  private readonly isRetry: boolean;
+  private settled = false;
+
+  constructor(
+    private readonly call: Call,
+    private readonly ep: EndpointState,
+    readonly responseTimeoutMs: number,
+  ) {
+    const cluster = call.cluster;
+    this.pool = cluster.pool ?? call.state.meshPool;
+    this.key = ep.poolKey;
+    this.path = call.path;
+    this.drop = call.drop;
+    this.add = call.add;
+    this.isRetry = call.retries > 0;
+    ep.active++;
+    cluster.load.active++;
+    if (this.isRetry) cluster.load.retrying++;
+  }
+
+  connect(): ByteStream {
+    return this.call.state.pool.connectHttp(this.ep.config, this.call.cluster.config.policy?.connectTimeoutMs)!;
+  }
+
+  done(status: number, requestBytes?: number, responseBytes?: number): void {
+    this.call.done(status, requestBytes, responseBytes);
+  }
+
+  attempt(outcome: AttemptOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { ep, call } = this;
+    const { cluster, state } = call;
+    ep.active--;
+    cluster.load.active--;
+    if (this.isRetry) cluster.load.retrying--;
+    if ('failure' in outcome && outcome.failure === 'timeout') event(state, 'timeout', cluster.config.name);
+    const u = upstreamOutcome(outcome);
+    if (u && cluster.outlier?.record(ep, u, Date.now())) event(state, 'outlier_ejection', cluster.config.name);
+  }
+
+  fail(kind: FailureKind, err: Error): { status: number; body: string; headers?: [string, string][] } {
+    const { cluster, state } = this.call;
+    state.metrics.localReplies.inc({ reason: `upstream_${kind}` });
+    if (kind === 'overflow') event(state, 'overflow_pending', cluster.config.name);
+    return {
+      status: kind === 'timeout' ? 504 : 503,
+      body: `trellis: upstream ${cluster.config.name} (${this.ep.config.instance}) failed: ${err.message}`,
+      ...(kind === 'overflow' ? { headers: [['x-trellis-overloaded', 'max-pending-requests']] as [string, string][] } : {}),
+    };
+  }
 }
 
 function responseEditsFor(call: Call, headers: Readonly<Record<string, string>>): ResponseEdits {

@@ -6,6 +6,8 @@ import type { EndpointConfig } from '../compiler/snapshot.js';
 
 export interface EndpointState {
   readonly config: EndpointConfig;
+  /** `address:port`: the engine's connection pool key (made once, not per request). */
+  readonly poolKey: string;
   /** Requests in flight to this endpoint (LeastRequest reads it). */
   active: number;
   /** Active health checking's verdict; true until a check says otherwise. */
@@ -17,7 +19,7 @@ export interface EndpointState {
 }
 
 export function endpointState(config: EndpointConfig): EndpointState {
-  return { config, active: 0, healthy: true, ejectedUntil: 0, ejections: 0 };
+  return { config, poolKey: `${config.address}:${config.port}`, active: 0, healthy: true, ejectedUntil: 0, ejections: 0 };
 }
 
 /** Usable for new requests at `now`. */

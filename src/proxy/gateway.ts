@@ -68,7 +68,7 @@ export function selectGatewayHost(p: GatewayPort, host: string): RuntimeVirtualH
 
 export function gatewayDecision(state: ProxyState, port: number, req: RequestHead): Decision {
   const p = state.table.gatewayPorts.get(port);
-  const hostHeader = req.headers['host'] ?? '';
+  const hostHeader = req.host ?? '';
   const vh = p && selectGatewayHost(p, hostOf(hostHeader));
   if (!vh) return localReply(state, 'no_route', 404, `trellis gateway: no route for host "${hostHeader}" on port ${port}`);
   return outboundCall(state, req, vh, hostHeader, req.target);

@@ -11,7 +11,8 @@ import { compileAuthorizer, type Authorizer } from './authz.js';
 import { TLS_OPTIONS } from './credentials.js';
 import type { ByteStream } from './h1/byte-stream.js';
 import type { RequestHead } from './h1/head.js';
-import { serveH1, type Decision } from './h1/server.js';
+import type { H1Pool } from './h1/pool.js';
+import { serveH1, type Decision, type FailureKind, type ForwardDecision } from './h1/server.js';
 import { compileMatcher, pathOf, type RequestMatcher } from './http-match.js';
 import { MUX_ALPN } from './mux/frame.js';
 import { MUX_LIMITS } from './mux/connector.js';
@@ -22,7 +23,7 @@ import { LIMITS } from './limits.js';
 import { pipeBoth } from './outbound.js';
 import type { ProxyState } from './state.js';
 import type { PeerInfo, RequestRecord } from './telemetry.js';
-import { traceHop, withTraceHeaders } from './trace-context.js';
+import { requestTraceHop, withTraceHeaders } from './trace-context.js';
 
 /** What an inbound listener needs from the current snapshot; replaced on every update. */
 export interface InboundConfig {
@@ -134,7 +135,7 @@ function inboundRecord(state: ProxyState, dest: DestinationCache, protocol: 'htt
     durationMs: 0,
     method: req?.method,
     path,
-    authority: req ? req.headers['host'] ?? '' : undefined,
+    authority: req ? req.host ?? '' : undefined,
     status: 0,
     requestBytes: 0,
     responseBytes: 0,
@@ -146,6 +147,70 @@ function inboundRecord(state: ProxyState, dest: DestinationCache, protocol: 'htt
 }
 
 const DROP_FROM_PEER = new Set(['x-trellis-peer-identity']);
+
+/** Counts an inbound request and emits its record (when telemetry is on). */
+function requestEnded(state: ProxyState, count: (status: number) => void, record: RequestRecord | undefined, status: number, requestBytes: number, responseBytes: number, reason?: string): void {
+  count(status);
+  if (!record) return;
+  record.status = status;
+  record.durationMs = Date.now() - record.start;
+  record.requestBytes = requestBytes;
+  record.responseBytes = responseBytes;
+  if (reason) record.reason = reason;
+  state.telemetry.emit(record);
+}
+
+/** The header naming the caller to the app (the same array while the caller stays the same). */
+let lastPeer: [string, string] | undefined;
+function peerHeader(source: string): string[] {
+  if (lastPeer?.[1] !== source) lastPeer = ['x-trellis-peer-identity', source];
+  return lastPeer;
+}
+
+/** The engine's view of a request going on to the local app. */
+class AppForward implements ForwardDecision {
+  readonly kind = 'forward' as const;
+  readonly pool: H1Pool;
+  readonly key: string;
+  // The caller's sidecar enforces the route's and policy's timeouts; this is only a backstop.
+  readonly responseTimeoutMs = LIMITS.inboundResponseTimeoutMs;
+
+  constructor(
+    private readonly state: ProxyState,
+    private readonly appPort: number,
+    readonly path: string,
+    readonly drop: ReadonlySet<string>,
+    readonly add: string[] | undefined,
+    private readonly count: (status: number) => void,
+    private readonly record: RequestRecord | undefined,
+  ) {
+    this.pool = state.appPool;
+    this.key = appPoolKey(appPort);
+  }
+
+  connect(): ByteStream {
+    return net.connect({ host: '127.0.0.1', port: this.appPort });
+  }
+
+  done(status: number, requestBytes = 0, responseBytes = 0): void {
+    requestEnded(this.state, this.count, this.record, status, requestBytes, responseBytes);
+  }
+
+  fail(kind: FailureKind, err: Error): { status: number; body: string } {
+    return {
+      status: kind === 'timeout' ? 504 : 503,
+      body: `trellis: the local app on port ${this.appPort} did not answer: ${err.message}`,
+    };
+  }
+}
+
+const appKeys = new Map<number, string>();
+function appPoolKey(port: number): string {
+  let k = appKeys.get(port);
+  if (k === undefined) appKeys.set(port, (k = `app:${port}`));
+  return k;
+}
+
 
 export interface InboundServer {
   server: net.Server;
@@ -167,38 +232,26 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     const transport = socket instanceof MuxStream || socket instanceof tls.TLSSocket ? 'mtls' : 'plaintext';
     const decision = authorizer.http(source, listener.appPort, req, path);
     const count = state.inboundCounter(source ?? 'unauthenticated', listener.appPort, transport);
-    let done: (status: number, requestBytes?: number, responseBytes?: number) => void = count;
-    let reason: string | undefined;
     // This hop's span, a child of the caller's; the app gets it as its parent. Undefined when tracing is off.
-    const trace = traceHop(state.snapshot?.mesh.tracing, req.headers);
+    const trace = requestTraceHop(state.snapshot?.mesh.tracing, req);
+    let record: RequestRecord | undefined;
     if (state.telemetry.active) {
-      const record = inboundRecord(state, destination, 'http', source, listener, req, path);
+      record = inboundRecord(state, destination, 'http', source, listener, req, path);
       if (trace) record.trace = trace.context;
-      done = (status, requestBytes = 0, responseBytes = 0) => {
-        count(status);
-        record.status = status;
-        record.durationMs = Date.now() - record.start;
-        record.requestBytes = requestBytes;
-        record.responseBytes = responseBytes;
-        if (reason) record.reason = reason;
-        state.telemetry.emit(record);
-      };
     }
     if (!decision.allowed) {
       state.metrics.denied.inc({ source: source ?? 'unauthenticated', reason: 'rbac' });
-      reason = 'rbac';
       return {
         kind: 'reply',
         status: 403,
         body: `RBAC: access denied\nsource: ${source ?? '(no mesh identity)'}\ndestination: ${config.destination}\nreason: ${decision.reason}\n`,
         headers: [['x-trellis-denied', 'rbac']],
-        done,
+        done: (status) => requestEnded(state, count, record, status, 0, 0, 'rbac'),
       };
     }
     const limited = rateLimited(limits, source, req, path);
     if (limited) {
       state.metrics.resilience.inc({ event: 'rate_limited', cluster: limited.limit.config.service });
-      reason = 'rate_limited';
       return {
         kind: 'reply',
         status: 429,
@@ -207,27 +260,12 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
           ['retry-after', String(limited.retryAfter)],
           ['x-trellis-rate-limited', limited.limit.config.name],
         ],
-        done,
+        done: (status) => requestEnded(state, count, record, status, 0, 0, 'rate_limited'),
       };
     }
-    const peer = source ? ['x-trellis-peer-identity', source] : undefined;
+    const peer = source ? peerHeader(source) : undefined;
     const edits = trace ? withTraceHeaders(trace, DROP_FROM_PEER, peer) : { drop: DROP_FROM_PEER, add: peer };
-    return {
-      kind: 'forward',
-      pool: state.appPool,
-      key: `app:${listener.appPort}`,
-      connect: () => net.connect({ host: '127.0.0.1', port: listener.appPort }),
-      path: req.target,
-      drop: edits.drop,
-      add: edits.add,
-      // The caller's sidecar enforces the route's and policy's timeouts; this is only a backstop.
-      responseTimeoutMs: LIMITS.inboundResponseTimeoutMs,
-      done,
-      fail: (kind, err) => ({
-        status: kind === 'timeout' ? 504 : 503,
-        body: `trellis: the local app on port ${listener.appPort} did not answer: ${err.message}`,
-      }),
-    };
+    return new AppForward(state, listener.appPort, req.target, edits.drop, edits.add, count, record);
   };
   const serveHttp = (socket: ByteStream) => serveH1(socket, (req) => onRequest(socket, req), LIMITS);
   // Another sidecar that chose the multiplexing protocol: each stream is a connection.

@@ -25,7 +25,7 @@ export function outboundDecision(state: ProxyState, req: RequestHead, fixed: Run
   const abs = splitAbsoluteUrl(req.target);
   if (abs) [host, target] = abs;
   else {
-    host = req.headers['host'] ?? '';
+    host = req.host ?? '';
     target = req.target;
   }
   const vh = fixed ?? state.table.byDomain.get(host.toLowerCase());

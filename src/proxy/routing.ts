@@ -150,7 +150,7 @@ function buildCluster(c: ClusterConfig, prev: RuntimeCluster | undefined, localZ
           : sharedPool
             ? (ep, timeoutMs) =>
                 pooledHttpProbe(
-                  { pool: current.pool ?? sharedPool, key: `${ep.config.address}:${ep.config.port}`, connect: () => connectHttp(ep) },
+                  { pool: current.pool ?? sharedPool, key: ep.poolKey, connect: () => connectHttp(ep) },
                   hc.path,
                   host,
                   timeoutMs,

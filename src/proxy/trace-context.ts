@@ -221,6 +221,15 @@ export const TRACE_HEADERS: readonly string[] = ['traceparent', 'tracestate', 'b
  * at the root: an incoming decision is kept, an incoming context without one
  * gets ours.
  */
+/**
+ * traceHop for a parsed request, which tells at parse time whether a trace
+ * header came: with none and sampling off, its header map is never built.
+ */
+export function requestTraceHop(settings: TracingSettings | undefined, req: { readonly traceHeaders: boolean; readonly headers: Readonly<Record<string, string>> }): TraceHop | undefined {
+  if (!req.traceHeaders && !((settings?.samplingPercent ?? 0) > 0)) return undefined;
+  return traceHop(settings, req.headers);
+}
+
 export function traceHop(settings: TracingSettings | undefined, headers: Readonly<Record<string, string>>): TraceHop | undefined {
   const percent = settings?.samplingPercent ?? 0;
   if (percent <= 0 && headers['traceparent'] === undefined && headers['b3'] === undefined && headers['x-b3-traceid'] === undefined) return undefined;

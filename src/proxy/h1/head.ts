@@ -40,6 +40,12 @@ export interface RequestHead extends MessageHead {
   method: string;
   /** Request target as sent (origin-form or absolute-form). */
   target: string;
+  /** The Host header (repeated ones joined with ", "). */
+  host: string | undefined;
+  /** The Connection header (serializeHead drops what it names). */
+  connection: string | undefined;
+  /** A trace context header came with it (traceparent, b3, x-b3-traceid). */
+  traceHeaders: boolean;
 }
 
 export interface ResponseHead extends MessageHead {
@@ -115,26 +121,76 @@ function headerMap(raw: readonly string[]): Record<string, string> {
   return headers;
 }
 
-/** The headers that frame a message (one fixed shape), read without building the whole map. */
-interface FramingHeaders {
+/** The headers the engine itself reads, found in one pass without building the whole map (one fixed shape). */
+interface KeyHeaders {
   'connection': string | undefined;
   'content-length': string | undefined;
   'transfer-encoding': string | undefined;
+  'upgrade': string | undefined;
+  'host': string | undefined;
+  /** A trace context header came (traceparent, b3, x-b3-traceid). */
+  trace: boolean;
 }
 
-function framingHeaders(raw: readonly string[]): FramingHeaders {
-  const h: FramingHeaders = { 'connection': undefined, 'content-length': undefined, 'transfer-encoding': undefined };
+function joined(prev: string | undefined, value: string): string {
+  return prev === undefined ? value : `${prev}, ${value}`;
+}
+
+function keyHeaders(raw: readonly string[]): KeyHeaders {
+  const h: KeyHeaders = { 'connection': undefined, 'content-length': undefined, 'transfer-encoding': undefined, 'upgrade': undefined, 'host': undefined, trace: false };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const len = name.length;
-    if (len !== 10 && len !== 14 && len !== 17) continue;
-    const lower = name.toLowerCase();
-    const value = raw[i + 1]!;
-    if (lower === 'connection') h.connection = h.connection === undefined ? value : `${h.connection}, ${value}`;
-    else if (lower === 'content-length') h['content-length'] = h['content-length'] === undefined ? value : `${h['content-length']}, ${value}`;
-    else if (lower === 'transfer-encoding') h['transfer-encoding'] = h['transfer-encoding'] === undefined ? value : `${h['transfer-encoding']}, ${value}`;
+    // Only names of these lengths can be one of them: most lines are passed over without lower-casing.
+    switch (name.length) {
+      case 2:
+      case 11:
+      case 12: {
+        if (h.trace) break;
+        const lower = name.toLowerCase();
+        h.trace = lower === 'b3' || lower === 'traceparent' || lower === 'x-b3-traceid';
+        break;
+      }
+      case 4:
+        if (name.toLowerCase() === 'host') h.host = joined(h.host, raw[i + 1]!);
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') h.upgrade = joined(h.upgrade, raw[i + 1]!);
+        break;
+      case 10:
+        if (name.toLowerCase() === 'connection') h.connection = joined(h.connection, raw[i + 1]!);
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') h['content-length'] = joined(h['content-length'], raw[i + 1]!);
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') h['transfer-encoding'] = joined(h['transfer-encoding'], raw[i + 1]!);
+        break;
+    }
   }
   return h;
+}
+
+/** A parsed request; the whole header map is built only for those who ask (header matches, filters, hashing, tracing). */
+class ParsedRequestHead implements RequestHead {
+  private all: Record<string, string> | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly minor: number,
+    readonly raw: string[],
+    readonly lines: number[],
+    readonly bytes: Buffer,
+    readonly host: string | undefined,
+    readonly connection: string | undefined,
+    readonly traceHeaders: boolean,
+    readonly framing: Framing,
+    readonly close: boolean,
+  ) {}
+
+  get headers(): Record<string, string> {
+    return (this.all ??= headerMap(this.raw));
+  }
 }
 
 /** A parsed response; the whole header map is built only for those who ask (response header filters). */
@@ -158,30 +214,46 @@ class ParsedResponseHead implements ResponseHead {
   }
 }
 
+/** Framings without a length are shared (nobody changes a Framing). */
+const NO_BODY: Framing = Object.freeze({ kind: 'none' });
+const CHUNKED: Framing = Object.freeze({ kind: 'chunked' });
+const UNTIL_CLOSE: Framing = Object.freeze({ kind: 'close' });
+
 function tokenList(v: string | undefined): string[] {
   return v === undefined ? [] : v.toLowerCase().split(',').map((t) => t.trim());
 }
 
-function bodyFraming(headers: Readonly<Record<string, string | undefined>> | FramingHeaders): Framing | undefined {
+function bodyFraming(headers: Readonly<Record<string, string | undefined>> | KeyHeaders): Framing | undefined {
   const te = headers['transfer-encoding'];
   if (te !== undefined) {
     const codings = tokenList(te);
     if (codings[codings.length - 1] !== 'chunked') throw new HeadError(400, 'unsupported transfer-encoding');
     // Content-Length with Transfer-Encoding is a smuggling vector: refuse it.
     if (headers['content-length'] !== undefined) throw new HeadError(400, 'both content-length and transfer-encoding');
-    return { kind: 'chunked' };
+    return CHUNKED;
   }
   const cl = headers['content-length'];
   if (cl !== undefined) {
     if (!/^\d{1,15}$/.test(cl)) throw new HeadError(400, 'invalid content-length');
     const length = Number(cl);
-    return length === 0 ? { kind: 'none' } : { kind: 'length', length };
+    return length === 0 ? NO_BODY : { kind: 'length', length };
   }
   return undefined;
 }
 
-function wantsClose(headers: Readonly<Record<string, string | undefined>> | FramingHeaders, minor: number): boolean {
-  const tokens = tokenList(headers['connection']);
+/** A Connection header of one common token: compared without splitting (most messages carry one). */
+function singleToken(v: string): string | undefined {
+  if (v.length !== 10 && v.length !== 5) return undefined;
+  const t = v.toLowerCase();
+  return t === 'keep-alive' || t === 'close' ? t : undefined;
+}
+
+function wantsClose(headers: Readonly<Record<string, string | undefined>> | KeyHeaders, minor: number): boolean {
+  const connection = headers['connection'];
+  if (connection === undefined) return minor === 0;
+  const single = singleToken(connection);
+  if (single !== undefined) return single === 'close';
+  const tokens = tokenList(connection);
   if (tokens.includes('close')) return true;
   return minor === 0 && !tokens.includes('keep-alive');
 }
@@ -207,9 +279,9 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const raw: string[] = [];
   const lines: number[] = [];
   parseHeaderLines(text, startEnd + 2, raw, lines);
-  const headers = headerMap(raw);
-  if (headers['upgrade'] !== undefined || method === 'CONNECT') throw new HeadError(501, 'upgrades and CONNECT are not supported');
-  return { method, target, minor, raw, lines, bytes: buf, headers, framing: bodyFraming(headers) ?? { kind: 'none' }, close: wantsClose(headers, minor) };
+  const key = keyHeaders(raw);
+  if (key.upgrade !== undefined || method === 'CONNECT') throw new HeadError(501, 'upgrades and CONNECT are not supported');
+  return new ParsedRequestHead(method, target, minor, raw, lines, buf, key.host, key.connection, key.trace, bodyFraming(key) ?? NO_BODY, wantsClose(key, minor));
 }
 
 export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead {
@@ -223,10 +295,10 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
   const raw: string[] = [];
   const lines: number[] = [];
   parseHeaderLines(text, startEnd + 2, raw, lines);
-  const framed = framingHeaders(raw);
+  const framed = keyHeaders(raw);
   let framing: Framing;
-  if (requestMethod === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = { kind: 'none' };
-  else framing = bodyFraming(framed) ?? { kind: 'close' };
+  if (requestMethod === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = NO_BODY;
+  else framing = bodyFraming(framed) ?? UNTIL_CLOSE;
   const close = wantsClose(framed, minor) || framing.kind === 'close';
   return new ParsedResponseHead(status, reason, minor, raw, lines, buf, framed.connection, framing, close);
 }
@@ -245,7 +317,8 @@ const keptRuns: number[] = [];
  */
 export function serializeHead(startLine: string, head: HeadBytes, connection: string | undefined, drop?: ReadonlySet<string>, add?: readonly string[]): Buffer {
   const { raw, lines, bytes } = head;
-  const named = connection === undefined ? undefined : new Set(tokenList(connection));
+  // Keep-alive and close name no header: only a longer Connection value needs its own set.
+  const named = connection === undefined || singleToken(connection) !== undefined ? undefined : new Set(tokenList(connection));
   let runs = 0;
   let size = startLine.length + 4;
   for (let i = 0; i < raw.length; i += 2) {

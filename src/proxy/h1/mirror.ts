@@ -46,7 +46,7 @@ export function startMirror(target: MirrorTarget, method = 'GET', timeoutMs = MI
 
   let accepted = false;
   try {
-    accepted = target.pool.acquire(target.key, target.connect, (up) => {
+    accepted = target.pool.acquire(target.key, target, (up) => {
       if (finished) {
         target.pool.release(up);
         return;

@@ -18,8 +18,12 @@ export interface UpstreamHandlers {
 
 export class UpstreamConnection {
   handlers: UpstreamHandlers | undefined;
+  /** Its handlers while idle in the pool (made once, on its first release). */
+  idleHandlers: UpstreamHandlers | undefined;
   reused = false;
   closed = false;
+  /** The idle timeout is set (on its first release). */
+  timerArmed = false;
 
   constructor(readonly socket: ByteStream, readonly key: string, onClosed: () => void) {
     socket.setNoDelay(true);
@@ -35,12 +39,21 @@ export class UpstreamConnection {
     socket.on('error', gone);
     socket.on('close', () => gone());
     socket.on('end', () => socket.end());
-    // Armed only while idle in the pool (one listener for the connection's life).
-    socket.on('timeout', () => socket.destroy());
+    // Armed for the connection's life (arming it per exchange costs a timer
+    // object each time) but acted on only while idle in the pool: a busy one is
+    // bounded by its exchange's timers, and its next byte re-arms this one.
+    socket.on('timeout', () => {
+      if (this.handlers === undefined || this.handlers === this.idleHandlers) socket.destroy();
+    });
   }
 }
 
 type Waiter = (c: UpstreamConnection) => void;
+
+/** Opens a new connection to an endpoint (a ForwardDecision, a MirrorTarget). */
+export interface ConnectionSource {
+  connect(): ByteStream;
+}
 
 export interface PoolLimits {
   idleTimeoutMs: number;
@@ -53,7 +66,7 @@ export interface PoolLimits {
 export class H1Pool {
   private readonly idle = new Map<string, UpstreamConnection[]>();
   private readonly open = new Map<string, number>();
-  private readonly waiting = new Map<string, { waiters: Waiter[]; connect: () => ByteStream }>();
+  private readonly waiting = new Map<string, { waiters: Waiter[]; source: ConnectionSource }>();
 
   constructor(private readonly limits: PoolLimits) {}
 
@@ -61,23 +74,22 @@ export class H1Pool {
    * Hands `ready` a connection to `key` now or when one frees up. Returns
    * false (and never calls `ready`) when the endpoint's queue is full.
    */
-  acquire(key: string, connect: () => ByteStream, ready: Waiter): boolean {
+  acquire(key: string, source: ConnectionSource, ready: Waiter): boolean {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const c = list.pop()!;
       if (c.closed || c.socket.destroyed) continue;
-      c.socket.setTimeout(0);
       c.reused = true;
       ready(c);
       return true;
     }
     if ((this.open.get(key) ?? 0) < this.limits.maxConnections) {
-      ready(this.create(key, connect));
+      ready(this.create(key, source));
       return true;
     }
     let q = this.waiting.get(key);
     if (!q) {
-      q = { waiters: [], connect };
+      q = { waiters: [], source };
       this.waiting.set(key, q);
     }
     if (q.waiters.length >= this.limits.maxPending) return false;
@@ -93,17 +105,20 @@ export class H1Pool {
       next(c);
       return;
     }
-    c.handlers = {
+    c.handlers = (c.idleHandlers ??= {
       data: () => c.socket.destroy(), // unsolicited bytes: the connection is unusable
       gone: () => this.forget(c),
-    };
+    });
     let list = this.idle.get(c.key);
     if (!list) {
       list = [];
       this.idle.set(c.key, list);
     }
     list.push(c);
-    c.socket.setTimeout(this.limits.idleTimeoutMs);
+    if (!c.timerArmed) {
+      c.timerArmed = true;
+      c.socket.setTimeout(this.limits.idleTimeoutMs);
+    }
   }
 
   /** Closes every idle connection (certificate rotation, shutdown). */
@@ -112,9 +127,9 @@ export class H1Pool {
     this.idle.clear();
   }
 
-  private create(key: string, connect: () => ByteStream): UpstreamConnection {
+  private create(key: string, source: ConnectionSource): UpstreamConnection {
     this.open.set(key, (this.open.get(key) ?? 0) + 1);
-    return new UpstreamConnection(connect(), key, () => this.closed(key));
+    return new UpstreamConnection(source.connect(), key, () => this.closed(key));
   }
 
   private closed(key: string): void {
@@ -124,7 +139,7 @@ export class H1Pool {
     // A slot freed: the longest waiter gets a new connection.
     const q = this.waiting.get(key);
     const next = this.nextWaiter(key);
-    if (next && q) next(this.create(key, q.connect));
+    if (next && q) next(this.create(key, q.source));
   }
 
   private nextWaiter(key: string): Waiter | undefined {

@@ -117,3 +117,22 @@ describe('header lines that could split on the next hop', () => {
     }
   });
 });
+
+describe('what the engine reads from a request head without its header map', () => {
+  it('gives host, connection and whether a trace header came, and the whole map on demand', () => {
+    const r = req('GET / HTTP/1.1\r\nHOST: web.shop\r\nConnection: Keep-Alive\r\nX-B3-TraceId: 80f198ee56343ba864fe8b2a57d3eff7\r\nX-A: 1\r\n\r\n');
+    assert.equal(r.host, 'web.shop');
+    assert.equal(r.connection, 'Keep-Alive');
+    assert.equal(r.close, false);
+    assert.equal(r.traceHeaders, true);
+    assert.deepEqual({ ...r.headers }, { host: 'web.shop', connection: 'Keep-Alive', 'x-b3-traceid': '80f198ee56343ba864fe8b2a57d3eff7', 'x-a': '1' });
+    const plain = req('GET / HTTP/1.0\r\nhost: a\r\nhost: b\r\ntracestate: x=1\r\n\r\n');
+    assert.equal(plain.host, 'a, b');
+    assert.equal(plain.traceHeaders, false, 'tracestate alone carries no context');
+    assert.equal(plain.close, true, 'HTTP/1.0 without keep-alive closes');
+  });
+
+  it('still refuses upgrades, found by the same pass', () => {
+    assert.throws(() => req('GET / HTTP/1.1\r\nUPGRADE: websocket\r\n\r\n'), (e: unknown) => e instanceof HeadError && e.status === 501);
+  });
+});
