@@ -122,18 +122,12 @@ class Call {
     if (ep) {
       record.upstream = ep.config.instance;
       record.destination.identity = ep.config.identity;
-      record.destination.workload = workloadOfInstance(ep.config.instance);
+      record.destination.workload = ep.workload;
     }
     this.state.telemetry.emit(record);
   }
 }
 
-/** `ns/bookstore-v1-0` → `bookstore-v1` (local-mode instance names are `<workload>-<index>`). */
-export function workloadOfInstance(instance: string): string {
-  const name = instance.slice(instance.indexOf('/') + 1);
-  const dash = name.lastIndexOf('-');
-  return dash > 0 && /^\d+$/.test(name.slice(dash + 1)) ? name.slice(0, dash) : name;
-}
 
 /** The outcome as outlier detection and retries see it; overflow never reached the endpoint. */
 function upstreamOutcome(o: AttemptOutcome): UpstreamOutcome | undefined {

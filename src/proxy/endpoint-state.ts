@@ -8,6 +8,8 @@ export interface EndpointState {
   readonly config: EndpointConfig;
   /** `address:port`: the engine's connection pool key (made once, not per request). */
   readonly poolKey: string;
+  /** The workload its instance belongs to (for telemetry), made once. */
+  readonly workload: string;
   /** Requests in flight to this endpoint (LeastRequest reads it). */
   active: number;
   /** Active health checking's verdict; true until a check says otherwise. */
@@ -19,10 +21,17 @@ export interface EndpointState {
 }
 
 export function endpointState(config: EndpointConfig): EndpointState {
-  return { config, poolKey: `${config.address}:${config.port}`, active: 0, healthy: true, ejectedUntil: 0, ejections: 0 };
+  return { config, poolKey: `${config.address}:${config.port}`, workload: workloadOfInstance(config.instance), active: 0, healthy: true, ejectedUntil: 0, ejections: 0 };
 }
 
 /** Usable for new requests at `now`. */
 export function isAvailable(ep: EndpointState, now: number): boolean {
   return ep.healthy && ep.ejectedUntil <= now;
+}
+
+/** `ns/bookstore-v1-0` → `bookstore-v1` (local-mode instance names are `<workload>-<index>`). */
+export function workloadOfInstance(instance: string): string {
+  const name = instance.slice(instance.indexOf('/') + 1);
+  const dash = name.lastIndexOf('-');
+  return dash > 0 && /^\d+$/.test(name.slice(dash + 1)) ? name.slice(0, dash) : name;
 }

@@ -5,7 +5,7 @@
 // Stack: virtual host → route → split (cluster) → endpoint → mTLS pool.
 
 import net from 'node:net';
-import { localReply, outboundCall, workloadOfInstance } from './call.js';
+import { localReply, outboundCall } from './call.js';
 import type { RequestHead } from './h1/head.js';
 import { serveH1, type Decision } from './h1/server.js';
 import { LIMITS } from './limits.js';
@@ -102,7 +102,7 @@ export function createOutboundTcpServer(state: ProxyState, virtualHost: () => Ru
           requestBytes: client.bytesRead,
           responseBytes: client.bytesWritten,
           source: node ? { identity: node.identity, namespace: node.namespace, workload: node.workload } : {},
-          destination: { service: cluster.config.name, namespace: cluster.config.namespace, identity: ep.config.identity, workload: workloadOfInstance(ep.config.instance) },
+          destination: { service: cluster.config.name, namespace: cluster.config.namespace, identity: ep.config.identity, workload: ep.workload },
           upstream: ep.config.instance,
           retries: 0,
         }),

@@ -16,7 +16,9 @@ export class ProxyState {
   /** Per-request records for metrics, access logs and traces. */
   readonly telemetry = new Telemetry();
   table: RoutingTable = { byDomain: new Map(), byName: new Map(), clusters: new Map(), gatewayPorts: new Map() };
-  private readonly statusCounters = new Map<string, (status: number) => void>();
+  // Counting callbacks by their labels, in nested maps: a request looks its own up without building a key string.
+  private readonly outboundCounters = new Map<string, Map<string, StatusCount>>();
+  private readonly inboundCounters = { mtls: new Map<number, Map<string, StatusCount>>(), plaintext: new Map<number, Map<string, StatusCount>>() };
   /** Keep-alive mTLS connections to other sidecars (idle ones close before the peer's 60 s timeout). */
   readonly meshPool = new H1Pool({ idleTimeoutMs: 30_000, maxConnections: 256, maxPending: 4096 });
   /** Keep-alive connections to the local app (apps often time out idle connections after 5 s). */
@@ -34,19 +36,23 @@ export class ProxyState {
   }
 
   /** The completion callback that counts an outbound request by status (one per virtual host and cluster, made once). */
-  outboundCounter(destination: string, cluster: string): (status: number) => void {
-    const key = `o|${destination}|${cluster}`;
-    return this.statusCounters.get(key) ?? this.newStatusCounter(key, this.metrics.outboundRequests, (code) => ({ destination, cluster, code, tls: 'mtls' }));
+  outboundCounter(destination: string, cluster: string): StatusCount {
+    const byCluster = inner(this.outboundCounters, destination);
+    let count = byCluster.get(cluster);
+    if (!count) byCluster.set(cluster, (count = this.newStatusCounter(this.metrics.outboundRequests, (code) => ({ destination, cluster, code, tls: 'mtls' }))));
+    return count;
   }
 
   /** The completion callback that counts an inbound request by status (one per caller, port and transport, made once). */
-  inboundCounter(source: string, port: number, tls: 'mtls' | 'plaintext'): (status: number) => void {
-    const key = `i|${source}|${port}|${tls}`;
-    return this.statusCounters.get(key) ?? this.newStatusCounter(key, this.metrics.inboundRequests, (code) => ({ source, port: String(port), code, tls }));
+  inboundCounter(source: string, port: number, tls: 'mtls' | 'plaintext'): StatusCount {
+    const bySource = inner(this.inboundCounters[tls], port);
+    let count = bySource.get(source);
+    if (!count) bySource.set(source, (count = this.newStatusCounter(this.metrics.inboundRequests, (code) => ({ source, port: String(port), code, tls }))));
+    return count;
   }
 
   /** Series are resolved once per status: a request only looks its status up (rendering labels per request would cost more). */
-  private newStatusCounter(key: string, counter: Counter, labels: (code: string) => Record<string, string>): (status: number) => void {
+  private newStatusCounter(counter: Counter, labels: (code: string) => Record<string, string>): StatusCount {
     const byStatus = new Map<number, (by?: number) => void>();
     const count = (status: number) => {
       let inc = byStatus.get(status);
@@ -56,7 +62,14 @@ export class ProxyState {
       }
       inc();
     };
-    this.statusCounters.set(key, count);
     return count;
   }
+}
+
+type StatusCount = (status: number) => void;
+
+function inner<K, V>(outer: Map<K, Map<string, V>>, key: K): Map<string, V> {
+  let m = outer.get(key);
+  if (!m) outer.set(key, (m = new Map()));
+  return m;
 }
