@@ -4,6 +4,7 @@
 // measurements taken seconds apart and slow drifts of the shared machine's
 // load cancel; the median over rounds discards a round hit by a burst.
 
+import type { LatencyRounds } from './latency-rounds.js';
 import { runWrk, type WrkResult } from './load.js';
 import type { RunningPair } from './pairs/types.js';
 import { sleep } from './procs.js';
@@ -32,6 +33,8 @@ export interface RoundsResult {
   connections: number;
   /** Per pair (in ROUND_ORDER), one run per round. */
   runs: Map<string, RoundRun[]>;
+  /** The latency rounds at 1,000 req/s that follow (latency-rounds.ts). */
+  latency?: LatencyRounds;
 }
 
 export interface RoundsOptions {

@@ -5,8 +5,9 @@
 // NAME: direct, trellis, haproxy, node-http-proxy, node-tls-pipe,
 // node-mux-pipe, control-plane (default: all). Every pair stays up until the
 // interleaved max-throughput rounds (bench/rounds.ts) after the per-pair
-// phases; node-tls-pipe and node-mux-pipe are references that only take part
-// in those rounds.
+// phases, then interleaved latency rounds at 1,000 req/s (bench/latency-rounds.ts);
+// node-tls-pipe and node-mux-pipe are references that only take part in the
+// throughput rounds.
 // --smoke: 1 s per phase, only max throughput and latency at 1,000 rps, one
 // round, and writes nothing unless --out is given. Every process started here
 // is killed at the end, on error and on SIGINT/SIGTERM.
@@ -26,6 +27,7 @@ import { startTrellis } from './pairs/trellis.js';
 import type { PairContext, RunningPair } from './pairs/types.js';
 import { killAllNow, sleep, stopAll } from './procs.js';
 import { cpuModel, rssBytes, sampleRss, sumCpuSeconds } from './procstat.js';
+import { addedP99Ratios, latencyRoundsSection, runLatencyRounds } from './latency-rounds.js';
 import { roundRatios, roundsProblems, roundsSection, runInterleavedRounds, type RoundsResult } from './rounds.js';
 import { MIB, NGINX_BIN, SMALL_BODY, startUpstream } from './upstream.js';
 
@@ -299,10 +301,16 @@ function buildTargets(results: Map<string, PairResult>, rounds: RoundsResult | u
   maxRatio('trellis max rps ≥ 2.5 × node-http-proxy', 'node-http-proxy', 2.5);
   {
     const what = 'added p99 at 1,000 rps: trellis ≤ 1.5 × haproxy';
+    const lr = addedP99Ratios(rounds?.latency);
     const d = di?.lat1000?.p99Ms;
     const a = tr?.lat1000?.p99Ms;
     const b = ha?.lat1000?.p99Ms;
-    if (d === undefined || a === undefined || b === undefined) t.push({ what, measured: 'not measured', pass: undefined });
+    if (lr && Number.isFinite(lr.median)) {
+      // The median of the interleaved rounds, like the throughput targets.
+      const n = lr.perRound.length;
+      const single = d !== undefined && a !== undefined && b !== undefined && b - d > 0 ? `; single phase ${f((a - d) / (b - d), 2)} ×` : '';
+      t.push({ what, measured: `median of ${n} interleaved round${n > 1 ? 's' : ''}: ${f(lr.median, 2)} × (rounds ${lr.perRound.map((v) => f(v, 2)).join(', ')})${single}`, pass: lr.median <= 1.5 });
+    } else if (d === undefined || a === undefined || b === undefined) t.push({ what, measured: 'not measured', pass: undefined });
     else {
       const addT = a - d;
       const addH = b - d;
@@ -395,6 +403,7 @@ function report(results: Map<string, PairResult>, rounds: RoundsResult | undefin
     }
   }
   if (haproxyMaxRps && !opts.smoke) L.push('', `The second rate is 50 % of haproxy's max throughput in this run (${f(haproxyMaxRps, 0)} req/s).`);
+  if (rounds?.latency) L.push('', ...latencyRoundsSection(rounds.latency, f));
   L.push('');
 
   L.push('## Sidecar memory (RSS, MB = 10^6 bytes)', '');
@@ -554,6 +563,7 @@ async function main(): Promise<number> {
       if (live.size) {
         const durationS = opts.smoke ? 1 : Math.max(3, Math.round(opts.durationS / 2));
         rounds = await runInterleavedRounds(live, { rounds: opts.smoke ? 1 : 3, durationS, connections: MAX_CONNECTIONS, log });
+        rounds.latency = await runLatencyRounds(live, { rounds: opts.smoke ? 1 : 3, durationS: opts.smoke ? 1 : 5, rate: 1000, log });
       }
     } finally {
       for (const pair of live.values()) await pair.stop();
