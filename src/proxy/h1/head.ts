@@ -63,7 +63,14 @@ export class HeadError extends Error {
 
 /** Index just past the head's blank line, or -1 when the head is not complete yet. */
 export function headEnd(buf: Buffer): number {
-  const i = buf.indexOf(CRLFCRLF);
+  // Searched as text: the parse that follows takes the same string (one
+  // conversion, no Buffer search). Only the first SCAN_BYTES are converted.
+  const scanned = buf.length <= SCAN_BYTES ? buf.toString('latin1') : buf.toString('latin1', 0, SCAN_BYTES);
+  let i = scanned.indexOf('\r\n\r\n');
+  if (i >= 0) {
+    lastScan = buf;
+    lastText = scanned;
+  } else if (buf.length > SCAN_BYTES) i = buf.indexOf(CRLFCRLF);
   if (i < 0) {
     if (buf.length > MAX_HEAD_BYTES) throw new HeadError(431, 'request head too large');
     return -1;
@@ -71,6 +78,12 @@ export function headEnd(buf: Buffer): number {
   if (i + 4 > MAX_HEAD_BYTES) throw new HeadError(431, 'request head too large');
   return i + 4;
 }
+
+/** Bytes headEnd converts to text before falling back to a Buffer search (heads are rarely longer). */
+const SCAN_BYTES = 8 * 1024;
+/** The buffer headEnd last found a head in, and its text, for the parse that follows (same turn, same buffer). */
+let lastScan: Buffer | undefined;
+let lastText = '';
 
 /** Whitespace a header value may have around it (RFC 9110: SP and HTAB). */
 function isOws(c: number): boolean {
@@ -260,7 +273,10 @@ function wantsClose(headers: Readonly<Record<string, string | undefined>> | KeyH
 
 /** The head as text (latin1: bytes as they came) and the end of its start line. */
 function headText(buf: Buffer, end: number): { text: string; startEnd: number } {
-  const text = buf.toString('latin1', 0, end - 4);
+  const reuse = lastScan === buf && lastText.length >= end - 4;
+  const text = reuse ? lastText.slice(0, end - 4) : buf.toString('latin1', 0, end - 4);
+  lastScan = undefined;
+  lastText = '';
   const i = text.indexOf('\r\n');
   return { text, startEnd: i < 0 ? text.length : i };
 }
@@ -305,6 +321,16 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
 
+/** One bit per name length (31: any longer): a header whose length has no bit cannot be in the sets, and is not lower-cased. */
+function lengthBit(len: number): number {
+  return len < 31 ? 1 << len : 1 << 31;
+}
+function lengthMask(names: ReadonlySet<string> | undefined, mask: number): number {
+  if (names) for (const n of names) mask |= lengthBit(n.length);
+  return mask;
+}
+const HOP_BY_HOP_LENGTHS = lengthMask(HOP_BY_HOP, 0);
+
 /** Byte ranges of the header lines serializeHead keeps (scratch: it runs to completion before anyone else). */
 const keptRuns: number[] = [];
 
@@ -321,9 +347,13 @@ export function serializeHead(startLine: string, head: HeadBytes, connection: st
   const named = connection === undefined || singleToken(connection) !== undefined ? undefined : new Set(tokenList(connection));
   let runs = 0;
   let size = startLine.length + 4;
+  const lengths = lengthMask(drop, lengthMask(named, HOP_BY_HOP_LENGTHS));
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
+    const name = raw[i]!;
+    if ((lengths & lengthBit(name.length)) !== 0) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
+    }
     const start = lines[i]!;
     const end = lines[i + 1]!;
     size += end - start;

@@ -136,3 +136,21 @@ describe('what the engine reads from a request head without its header map', () 
     assert.throws(() => req('GET / HTTP/1.1\r\nUPGRADE: websocket\r\n\r\n'), (e: unknown) => e instanceof HeadError && e.status === 501);
   });
 });
+
+describe('finding the end of a head', () => {
+  it('finds and parses a head longer than the part searched as text, and one that arrives behind a large body read', () => {
+    const long = `GET / HTTP/1.1\r\nhost: a\r\nx-big: ${'v'.repeat(10_000)}\r\n\r\n`;
+    const buf = Buffer.from(long + 'BODY', 'latin1');
+    const end = headEnd(buf);
+    assert.equal(end, long.length);
+    const r = parseRequestHead(buf, end);
+    assert.equal(r.headers['x-big']!.length, 10_000);
+    assert.equal(r.host, 'a');
+    // A head found in one buffer is not mistaken for another's.
+    const a = Buffer.from('GET /a HTTP/1.1\r\nhost: a\r\n\r\n', 'latin1');
+    const b = Buffer.from('GET /b HTTP/1.1\r\nhost: b\r\n\r\n', 'latin1');
+    headEnd(a);
+    assert.equal(parseRequestHead(b, headEnd(b)).target, '/b');
+    assert.equal(parseRequestHead(a, a.length).target, '/a');
+  });
+});
