@@ -16,17 +16,25 @@ export type Framing =
   /** Response body delimited by the connection closing. */
   | { kind: 'close' };
 
-/** Where a head's header lines are in the bytes it was parsed from: what serializeHead copies. */
+/** A parsed head as the text and bytes it came in: what serializeHead copies from. */
 export interface HeadBytes {
-  /** Raw header lines, [name, value, ...], as received. */
-  raw: string[];
-  /** For each header in `raw`: where its line starts in `bytes` and where it ends (past its CRLF). */
-  lines: number[];
+  /** The head as latin1 text (a character is a byte): start line and header lines, without the blank line. */
+  readonly text: string;
+  /**
+   * Per header, FIELD_STRIDE offsets into `text` (and `bytes`): line start,
+   * colon, value start, value end (surrounding whitespace trimmed), line end
+   * (past its CRLF). Names and values are sliced only when someone asks.
+   */
+  readonly fields: number[];
   /** The bytes the head was parsed from (they may go on past its end). */
-  bytes: Buffer;
+  readonly bytes: Buffer;
 }
 
+export const FIELD_STRIDE = 5;
+
 export interface MessageHead extends HeadBytes {
+  /** Raw header lines, [name, value, ...], as received (made on first use). */
+  readonly raw: string[];
   /** Lower-case name → value (repeated headers joined with ", "). */
   headers: Record<string, string>;
   framing: Framing;
@@ -92,10 +100,9 @@ function isOws(c: number): boolean {
 
 /**
  * Header lines of `text` from index `from` (just after the start line's CRLF)
- * to its end: [name, value, ...] into `raw`, and each line's [start, end past
- * its CRLF] into `lines` (latin1 text: a character is a byte).
+ * to its end, as FIELD_STRIDE offsets per header into `fields`.
  */
-function parseHeaderLines(text: string, from: number, raw: string[], lines: number[]): void {
+function parseHeaderLines(text: string, from: number, fields: number[]): void {
   const n = text.length;
   let pos = from;
   while (pos < n) {
@@ -117,10 +124,25 @@ function parseHeaderLines(text: string, from: number, raw: string[], lines: numb
     let ve = eol;
     while (vs < ve && isOws(text.charCodeAt(vs))) vs++;
     while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--;
-    raw.push(text.slice(pos, colon), text.slice(vs, ve));
-    lines.push(pos, eol + 2);
+    fields.push(pos, colon, vs, ve, eol + 2);
     pos = eol + 2;
   }
+}
+
+/** [name, value, ...] of the parsed header lines. */
+function rawOf(text: string, fields: readonly number[]): string[] {
+  const raw: string[] = [];
+  for (let f = 0; f < fields.length; f += FIELD_STRIDE) raw.push(text.slice(fields[f], fields[f + 1]), text.slice(fields[f + 2], fields[f + 3]));
+  return raw;
+}
+
+/** Whether the name at text[start, start + lower.length) is `lower`, ignoring ASCII case (the caller checked the length). */
+function nameIs(text: string, start: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    // `| 0x20` folds A–Z onto a–z; a CR (the only other byte folding onto '-') cannot be in a name.
+    if ((text.charCodeAt(start + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Lower-case name → value, repeated headers joined with ", ". */
@@ -149,34 +171,35 @@ function joined(prev: string | undefined, value: string): string {
   return prev === undefined ? value : `${prev}, ${value}`;
 }
 
-function keyHeaders(raw: readonly string[]): KeyHeaders {
+function keyHeaders(text: string, fields: readonly number[]): KeyHeaders {
   const h: KeyHeaders = { 'connection': undefined, 'content-length': undefined, 'transfer-encoding': undefined, 'upgrade': undefined, 'host': undefined, trace: false };
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    // Only names of these lengths can be one of them: most lines are passed over without lower-casing.
-    switch (name.length) {
+  for (let f = 0; f < fields.length; f += FIELD_STRIDE) {
+    const start = fields[f]!;
+    // Only names of these lengths can be one of them: most lines are passed over without a string made.
+    switch (fields[f + 1]! - start) {
       case 2:
-      case 11:
-      case 12: {
-        if (h.trace) break;
-        const lower = name.toLowerCase();
-        h.trace = lower === 'b3' || lower === 'traceparent' || lower === 'x-b3-traceid';
+        if (!h.trace && nameIs(text, start, 'b3')) h.trace = true;
         break;
-      }
+      case 11:
+        if (!h.trace && nameIs(text, start, 'traceparent')) h.trace = true;
+        break;
+      case 12:
+        if (!h.trace && nameIs(text, start, 'x-b3-traceid')) h.trace = true;
+        break;
       case 4:
-        if (name.toLowerCase() === 'host') h.host = joined(h.host, raw[i + 1]!);
+        if (nameIs(text, start, 'host')) h.host = joined(h.host, text.slice(fields[f + 2], fields[f + 3]));
         break;
       case 7:
-        if (name.toLowerCase() === 'upgrade') h.upgrade = joined(h.upgrade, raw[i + 1]!);
+        if (nameIs(text, start, 'upgrade')) h.upgrade = joined(h.upgrade, text.slice(fields[f + 2], fields[f + 3]));
         break;
       case 10:
-        if (name.toLowerCase() === 'connection') h.connection = joined(h.connection, raw[i + 1]!);
+        if (nameIs(text, start, 'connection')) h.connection = joined(h.connection, text.slice(fields[f + 2], fields[f + 3]));
         break;
       case 14:
-        if (name.toLowerCase() === 'content-length') h['content-length'] = joined(h['content-length'], raw[i + 1]!);
+        if (nameIs(text, start, 'content-length')) h['content-length'] = joined(h['content-length'], text.slice(fields[f + 2], fields[f + 3]));
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') h['transfer-encoding'] = joined(h['transfer-encoding'], raw[i + 1]!);
+        if (nameIs(text, start, 'transfer-encoding')) h['transfer-encoding'] = joined(h['transfer-encoding'], text.slice(fields[f + 2], fields[f + 3]));
         break;
     }
   }
@@ -191,8 +214,8 @@ class ParsedRequestHead implements RequestHead {
     readonly method: string,
     readonly target: string,
     readonly minor: number,
-    readonly raw: string[],
-    readonly lines: number[],
+    readonly text: string,
+    readonly fields: number[],
     readonly bytes: Buffer,
     readonly host: string | undefined,
     readonly connection: string | undefined,
@@ -200,6 +223,12 @@ class ParsedRequestHead implements RequestHead {
     readonly framing: Framing,
     readonly close: boolean,
   ) {}
+
+  private rawLines: string[] | undefined;
+
+  get raw(): string[] {
+    return (this.rawLines ??= rawOf(this.text, this.fields));
+  }
 
   get headers(): Record<string, string> {
     return (this.all ??= headerMap(this.raw));
@@ -214,13 +243,19 @@ class ParsedResponseHead implements ResponseHead {
     readonly status: number,
     readonly reason: string,
     readonly minor: number,
-    readonly raw: string[],
-    readonly lines: number[],
+    readonly text: string,
+    readonly fields: number[],
     readonly bytes: Buffer,
     readonly connection: string | undefined,
     readonly framing: Framing,
     readonly close: boolean,
   ) {}
+
+  private rawLines: string[] | undefined;
+
+  get raw(): string[] {
+    return (this.rawLines ??= rawOf(this.text, this.fields));
+  }
 
   get headers(): Record<string, string> {
     return (this.all ??= headerMap(this.raw));
@@ -292,12 +327,11 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const version = start.slice(sp2 + 1);
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(505, 'only HTTP/1.x is served here');
   const minor = version === 'HTTP/1.1' ? 1 : 0;
-  const raw: string[] = [];
-  const lines: number[] = [];
-  parseHeaderLines(text, startEnd + 2, raw, lines);
-  const key = keyHeaders(raw);
+  const fields: number[] = [];
+  parseHeaderLines(text, startEnd + 2, fields);
+  const key = keyHeaders(text, fields);
   if (key.upgrade !== undefined || method === 'CONNECT') throw new HeadError(501, 'upgrades and CONNECT are not supported');
-  return new ParsedRequestHead(method, target, minor, raw, lines, buf, key.host, key.connection, key.trace, bodyFraming(key) ?? NO_BODY, wantsClose(key, minor));
+  return new ParsedRequestHead(method, target, minor, text, fields, buf, key.host, key.connection, key.trace, bodyFraming(key) ?? NO_BODY, wantsClose(key, minor));
 }
 
 export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead {
@@ -308,15 +342,14 @@ export function parseResponseHead(buf: Buffer, end: number, requestMethod: strin
   const status = Number(start.slice(9, 12));
   if (!(status >= 100 && status <= 999)) throw new HeadError(502, 'malformed status code');
   const reason = start.slice(13);
-  const raw: string[] = [];
-  const lines: number[] = [];
-  parseHeaderLines(text, startEnd + 2, raw, lines);
-  const framed = keyHeaders(raw);
+  const fields: number[] = [];
+  parseHeaderLines(text, startEnd + 2, fields);
+  const framed = keyHeaders(text, fields);
   let framing: Framing;
   if (requestMethod === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = NO_BODY;
   else framing = bodyFraming(framed) ?? UNTIL_CLOSE;
   const close = wantsClose(framed, minor) || framing.kind === 'close';
-  return new ParsedResponseHead(status, reason, minor, raw, lines, buf, framed.connection, framing, close);
+  return new ParsedResponseHead(status, reason, minor, text, fields, buf, framed.connection, framing, close);
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
@@ -342,20 +375,20 @@ const keptRuns: number[] = [];
  * stays: the body is passed through with its framing.
  */
 export function serializeHead(startLine: string, head: HeadBytes, connection: string | undefined, drop?: ReadonlySet<string>, add?: readonly string[]): Buffer {
-  const { raw, lines, bytes } = head;
+  const { text, fields, bytes } = head;
   // Keep-alive and close name no header: only a longer Connection value needs its own set.
   const named = connection === undefined || singleToken(connection) !== undefined ? undefined : new Set(tokenList(connection));
   let runs = 0;
   let size = startLine.length + 4;
   const lengths = lengthMask(drop, lengthMask(named, HOP_BY_HOP_LENGTHS));
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if ((lengths & lengthBit(name.length)) !== 0) {
-      const lower = name.toLowerCase();
+  for (let f = 0; f < fields.length; f += FIELD_STRIDE) {
+    const start = fields[f]!;
+    const colon = fields[f + 1]!;
+    if ((lengths & lengthBit(colon - start)) !== 0) {
+      const lower = text.slice(start, colon).toLowerCase();
       if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
     }
-    const start = lines[i]!;
-    const end = lines[i + 1]!;
+    const end = fields[f + 4]!;
     size += end - start;
     if (runs > 0 && keptRuns[runs - 1] === start) keptRuns[runs - 1] = end;
     else {

@@ -154,3 +154,12 @@ describe('finding the end of a head', () => {
     assert.equal(parseRequestHead(a, a.length).target, '/a');
   });
 });
+
+describe('names compared in place', () => {
+  it('matches the engine\'s headers in any case and nothing else of the same length', () => {
+    const r = req('POST / HTTP/1.1\r\nCoNtEnT-LeNgTh: 5\r\ncontent-lengtX: 7\r\nhosT: a\r\nhoss: b\r\n\r\n');
+    assert.deepEqual(r.framing, { kind: 'length', length: 5 });
+    assert.equal(r.host, 'a');
+    assert.deepEqual(r.raw, ['CoNtEnT-LeNgTh', '5', 'content-lengtX', '7', 'hosT', 'a', 'hoss', 'b']);
+  });
+});
