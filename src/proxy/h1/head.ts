@@ -316,17 +316,23 @@ function headText(buf: Buffer, end: number): { text: string; startEnd: number } 
   return { text, startEnd: i < 0 ? text.length : i };
 }
 
+/** The decimal digit at text[i], or NaN. */
+function digit(text: string, i: number): number {
+  const c = text.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : NaN;
+}
+
 export function parseRequestHead(buf: Buffer, end: number): RequestHead {
   const { text, startEnd } = headText(buf, end);
-  const start = text.slice(0, startEnd);
-  const sp1 = start.indexOf(' ');
-  const sp2 = start.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 <= sp1) throw new HeadError(400, 'malformed request line');
-  const method = start.slice(0, sp1);
-  const target = start.slice(sp1 + 1, sp2);
-  const version = start.slice(sp2 + 1);
-  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') throw new HeadError(505, 'only HTTP/1.x is served here');
-  const minor = version === 'HTTP/1.1' ? 1 : 0;
+  const sp1 = text.indexOf(' ');
+  const sp2 = text.lastIndexOf(' ', startEnd);
+  if (sp1 <= 0 || sp1 >= startEnd || sp2 <= sp1) throw new HeadError(400, 'malformed request line');
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  // The version, compared in place: `HTTP/1.1` or `HTTP/1.0` and nothing after it.
+  const minorCode = text.charCodeAt(sp2 + 8);
+  if (startEnd - sp2 !== 9 || !text.startsWith('HTTP/1.', sp2 + 1) || (minorCode !== 49 && minorCode !== 48)) throw new HeadError(505, 'only HTTP/1.x is served here');
+  const minor = minorCode === 49 ? 1 : 0;
   const fields: number[] = [];
   parseHeaderLines(text, startEnd + 2, fields);
   const key = keyHeaders(text, fields);
@@ -336,12 +342,11 @@ export function parseRequestHead(buf: Buffer, end: number): RequestHead {
 
 export function parseResponseHead(buf: Buffer, end: number, requestMethod: string): ResponseHead {
   const { text, startEnd } = headText(buf, end);
-  const start = text.slice(0, startEnd);
-  if (!start.startsWith('HTTP/1.')) throw new HeadError(502, 'malformed status line');
-  const minor = start.charCodeAt(7) === 49 ? 1 : 0;
-  const status = Number(start.slice(9, 12));
+  if (!text.startsWith('HTTP/1.') || startEnd < 12) throw new HeadError(502, 'malformed status line');
+  const minor = text.charCodeAt(7) === 49 ? 1 : 0;
+  const status = digit(text, 9) * 100 + digit(text, 10) * 10 + digit(text, 11);
   if (!(status >= 100 && status <= 999)) throw new HeadError(502, 'malformed status code');
-  const reason = start.slice(13);
+  const reason = startEnd > 13 ? text.slice(13, startEnd) : '';
   const fields: number[] = [];
   parseHeaderLines(text, startEnd + 2, fields);
   const framed = keyHeaders(text, fields);

@@ -163,3 +163,21 @@ describe('names compared in place', () => {
     assert.deepEqual(r.raw, ['CoNtEnT-LeNgTh', '5', 'content-lengtX', '7', 'hosT', 'a', 'hoss', 'b']);
   });
 });
+
+describe('start lines', () => {
+  it('takes HTTP/1.0 and HTTP/1.1 request lines and refuses other versions and shapes', () => {
+    assert.equal(req('GET /x HTTP/1.0\r\n\r\n').minor, 0);
+    assert.equal(req('GET /x y HTTP/1.1\r\n\r\n').target, '/x y');
+    for (const [line, status] of [['GET / HTTP/2.0', 505], ['GET / HTTP/1.10', 505], ['GET / HTTP/1.2', 505], ['GET', 400], ['GET /', 400]] as const) {
+      assert.throws(() => req(`${line}\r\nhost: a b\r\n\r\n`), (e: unknown) => e instanceof HeadError && e.status === status, line);
+    }
+  });
+
+  it('reads status codes digit by digit and keeps the reason phrase', () => {
+    assert.equal(res('HTTP/1.1 204\r\n\r\n').reason, '');
+    assert.equal(res('HTTP/1.0 503 Service Unavailable\r\n\r\n').status, 503);
+    for (const bad of ['HTTP/1.1 2x0 OK', 'HTTP/1.1 20', 'HTTP/1.1 099 Low', 'HTTP/2 200 OK']) {
+      assert.throws(() => res(`${bad}\r\n\r\n`), (e: unknown) => e instanceof HeadError && e.status === 502, bad);
+    }
+  });
+});
