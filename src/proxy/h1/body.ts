@@ -14,6 +14,11 @@ export class BodyTracker {
   readonly kind: Framing['kind'];
   done: boolean;
 
+  /** A tracker for `framing`: messages without a body share one (it is done and never changes). */
+  static of(framing: Framing): BodyTracker {
+    return framing.kind === 'none' ? NO_BODY_TRACKER : new BodyTracker(framing);
+  }
+
   constructor(framing: Framing) {
     this.kind = framing.kind;
     if (framing.kind === 'length') this.remaining = framing.length;
@@ -128,3 +133,5 @@ function hexValue(c: number): number {
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
   return -1;
 }
+
+const NO_BODY_TRACKER = new BodyTracker({ kind: 'none' });

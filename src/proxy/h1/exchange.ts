@@ -187,7 +187,7 @@ export class Attempt implements UpstreamHandlers {
     if (d.retry) this.replay = [];
     if (d.mirrors) this.mirrors = d.mirrors.map((m) => startMirror(m, req.method));
     const copies = this.replay !== undefined || this.mirrors !== undefined;
-    const reqBody = (this.reqBody = new BodyTracker(req.framing));
+    const reqBody = (this.reqBody = BodyTracker.of(req.framing));
     this.timer = setTimeout(responseTimedOut, d.responseTimeoutMs, this);
     up.handlers = this;
 
@@ -338,7 +338,7 @@ export class Attempt implements UpstreamHandlers {
       let add = edits?.add;
       if (req.close) add = add ? [...add, 'connection', 'close'] : ['connection', 'close'];
       const headBytes = serializeHead(start, head, head.connection, edits?.drop, add);
-      this.resBody = new BodyTracker(head.framing);
+      this.resBody = BodyTracker.of(head.framing);
       this.resHeadBuf = undefined;
       if (after.length > 0) this.deliver(after, headBytes);
       else {

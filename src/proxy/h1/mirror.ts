@@ -70,7 +70,7 @@ export function startMirror(target: MirrorTarget, method = 'GET', timeoutMs = MI
                 return;
               }
               status = head.status;
-              body = new BodyTracker(head.framing);
+              body = BodyTracker.of(head.framing);
               const rest = headBuf.subarray(end);
               if (rest.length > 0) body.consume(rest, 0);
               if (body.done) finish({ status: head.status }, !head.close);
