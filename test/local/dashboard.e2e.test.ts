@@ -80,9 +80,20 @@ describe('dashboard in headless Chromium (bookstore demo)', { skip, timeout: 240
     throw new Error(
       `${what}: not shown within ${timeoutMs} ms.\n` +
         (last?.error ? `The page says: ${last.error}\n` : '') +
-        `nodes: ${last?.nodes.join(', ')}\nedges:\n${last?.edges.map((e) => `  ${e.kind} ${e.source} → ${e.target} rps=${e.rps} ${e.label}`).join('\n')}`,
+        `nodes: ${last?.nodes.join(', ')}\nedges:\n${last?.edges.map((e) => `  ${e.kind} ${e.source} → ${e.target} rps=${e.rps} ${e.label}`).join('\n')}\n` +
+        `what the thief's instance logged last:\n${thiefLogs()}`,
     );
   }
+
+  /** The last lines of the bookthief instance's logs (app and sidecar), to tell a quiet thief from a graph that misses it. */
+  const thiefLogs = () => {
+    const dir = path.join(mesh.stateDir, 'logs', 'bookthief');
+    if (!fs.existsSync(dir)) return `  (no ${dir})`;
+    return fs
+      .readdirSync(dir)
+      .map((f) => `  ${f}:\n${fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n').slice(-4).map((l) => `    ${l.slice(0, 300)}`).join('\n')}`)
+      .join('\n');
+  };
 
   const edge = (s: { edges: DrawnEdge[] }, kind: DrawnEdge['kind'], source: string, target: string) =>
     s.edges.find((e) => e.kind === kind && e.source === source && e.target === target);
