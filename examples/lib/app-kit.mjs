@@ -16,7 +16,7 @@ export function intEnv(name, fallback) {
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
-const NAME = env('TRELLIS_INSTANCE_NAME', (process.argv[1] ?? 'app').split('/').pop().replace(/\.mjs$/, ''));
+const NAME = env('TRELLIS_INSTANCE_NAME', env('IDENTITY', (process.argv[1] ?? 'app').split('/').pop().replace(/\.mjs$/, '')));
 
 export function log(...args) {
   console.log(new Date().toISOString(), `[${NAME}]`, ...args);

@@ -10,9 +10,10 @@ import type { EndpointState } from './endpoint-state.js';
 import type { RequestHead } from './h1/head.js';
 import type { ByteStream } from './h1/byte-stream.js';
 import type { H1Pool } from './h1/pool.js';
-import type { AttemptOutcome, Decision, FailureKind, ForwardDecision, MirrorTarget, ResponseEdits } from './h1/server.js';
+import type { AttemptOutcome, Decision, FailureKind, ForwardDecision, MirrorTarget, ResponseEdits } from './h1/decision.js';
 import { serializeHead } from './h1/head.js';
 import { hashKeyOf } from './hash-key.js';
+import { pathOf } from './http-match.js';
 import { LIMITS } from './limits.js';
 import type { UpstreamOutcome } from './outlier.js';
 import { backoffMs, retryDecision } from './retry.js';
@@ -113,10 +114,6 @@ class Call {
     this.count(status);
     const record = this.record;
     if (!record) return;
-    record.status = status;
-    record.durationMs = Date.now() - record.start;
-    record.requestBytes = requestBytes;
-    record.responseBytes = responseBytes;
     record.retries = this.retries;
     const ep = this.endpoint;
     if (ep) {
@@ -124,10 +121,9 @@ class Call {
       record.destination.identity = ep.config.identity;
       record.destination.workload = ep.workload;
     }
-    this.state.telemetry.emit(record);
+    this.state.telemetry.end(record, status, requestBytes, responseBytes);
   }
 }
-
 
 /** The outcome as outlier detection and retries see it; overflow never reached the endpoint. */
 function upstreamOutcome(o: AttemptOutcome): UpstreamOutcome | undefined {
@@ -171,9 +167,8 @@ function outboundRecord(state: ProxyState, req: RequestHead, vh: RuntimeVirtualH
 export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVirtualHost, host: string, target: string): Decision {
   // This hop's span (continuing the app's or the client's trace context); undefined when tracing is off.
   const trace = requestTraceHop(state.snapshot?.mesh.tracing, req);
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  const query = q < 0 ? '' : target.slice(q);
+  const path = pathOf(target);
+  const query = target.slice(path.length);
   if (!state.telemetry.active) return routeCall(state, req, vh, host, target, path, query, undefined, trace);
   const start = Date.now();
   const record = outboundRecord(state, req, vh, host, path, start);
@@ -184,9 +179,7 @@ export function outboundCall(state: ProxyState, req: RequestHead, vh: RuntimeVir
     const inner = d.done;
     d.done = (status) => {
       inner?.(status);
-      record.status = status;
-      record.durationMs = Date.now() - start;
-      state.telemetry.emit(record);
+      state.telemetry.end(record, status, 0, 0);
     };
   }
   return d;

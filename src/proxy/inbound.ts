@@ -12,7 +12,8 @@ import { TLS_OPTIONS } from './credentials.js';
 import type { ByteStream } from './h1/byte-stream.js';
 import type { RequestHead } from './h1/head.js';
 import type { H1Pool } from './h1/pool.js';
-import { serveH1, type Decision, type FailureKind, type ForwardDecision } from './h1/server.js';
+import type { Decision, FailureKind, ForwardDecision } from './h1/decision.js';
+import { serveH1 } from './h1/server.js';
 import { compileMatcher, pathOf, type RequestMatcher } from './http-match.js';
 import { MUX_ALPN } from './mux/frame.js';
 import { MUX_LIMITS } from './mux/connector.js';
@@ -152,12 +153,8 @@ const DROP_FROM_PEER = new Set(['x-trellis-peer-identity']);
 function requestEnded(state: ProxyState, count: (status: number) => void, record: RequestRecord | undefined, status: number, requestBytes: number, responseBytes: number, reason?: string): void {
   count(status);
   if (!record) return;
-  record.status = status;
-  record.durationMs = Date.now() - record.start;
-  record.requestBytes = requestBytes;
-  record.responseBytes = responseBytes;
   if (reason) record.reason = reason;
-  state.telemetry.emit(record);
+  state.telemetry.end(record, status, requestBytes, responseBytes);
 }
 
 /** The header naming the caller to the app (the same array while the caller stays the same). */
@@ -210,7 +207,6 @@ function appPoolKey(port: number): string {
   if (k === undefined) appKeys.set(port, (k = `app:${port}`));
   return k;
 }
-
 
 export interface InboundServer {
   server: net.Server;
@@ -298,12 +294,7 @@ export function createInboundServer(state: ProxyState, initial: InboundConfig, t
     }
     if (record) {
       // A connection is one record: bytes each way, emitted when it closes.
-      socket.once('close', () => {
-        record.durationMs = Date.now() - record.start;
-        record.requestBytes = socket.bytesRead;
-        record.responseBytes = socket.bytesWritten;
-        state.telemetry.emit(record);
-      });
+      socket.once('close', () => state.telemetry.end(record, record.status, socket.bytesRead, socket.bytesWritten));
     }
     const limited = rateLimited(limits, source, undefined, '');
     if (limited) {

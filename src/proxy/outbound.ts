@@ -7,7 +7,8 @@
 import net from 'node:net';
 import { localReply, outboundCall } from './call.js';
 import type { RequestHead } from './h1/head.js';
-import { serveH1, type Decision } from './h1/server.js';
+import type { Decision } from './h1/decision.js';
+import { serveH1 } from './h1/server.js';
 import { LIMITS } from './limits.js';
 import { pickCluster, pickEndpoint, type RuntimeVirtualHost } from './routing.js';
 import type { ProxyState } from './state.js';

@@ -67,6 +67,15 @@ export class Telemetry {
     return this.sinks.length > 0;
   }
 
+  /** Completes a record (status, duration, body bytes each way) and emits it. */
+  end(r: RequestRecord, status: number, requestBytes: number, responseBytes: number): void {
+    r.status = status;
+    r.durationMs = Date.now() - r.start;
+    r.requestBytes = requestBytes;
+    r.responseBytes = responseBytes;
+    this.emit(r);
+  }
+
   emit(r: RequestRecord): void {
     for (const sink of this.sinks) {
       try {

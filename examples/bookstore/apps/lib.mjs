@@ -1,118 +1,11 @@
-// Shared bits of the bookstore demo apps: calls through the sidecar's HTTP
-// proxy, a tiny server with a live counters page, logging and graceful exit.
-// Node 20 built-ins only: no dependencies, no build step.
+// The bookstore demo apps' helpers: the example apps' kit (examples/lib) and
+// a tiny server with a live counters page. Node 20 built-ins only: no
+// dependencies, no build step.
 
 import http from 'node:http';
+import { errorText, listen, log, sendJson } from '../../lib/app-kit.mjs';
 
-/** An env var, or a default when it is unset or empty. */
-export function env(name, fallback = '') {
-  const v = process.env[name];
-  return v === undefined || v === '' ? fallback : v;
-}
-
-export function intEnv(name, fallback) {
-  const n = Number.parseInt(env(name, ''), 10);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
-const NAME = env('TRELLIS_INSTANCE_NAME', env('IDENTITY', (process.argv[1] ?? 'app').split('/').pop().replace(/\.mjs$/, '')));
-
-export function log(...args) {
-  console.log(new Date().toISOString(), `[${NAME}]`, ...args);
-}
-
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// ---- calls through the sidecar ---------------------------------------------
-
-/** The HTTP proxy for `host`, from HTTP_PROXY / NO_PROXY, or null to go direct. */
-function proxyFor(host) {
-  const raw = env('HTTP_PROXY', env('http_proxy'));
-  if (!raw) return null;
-  const noProxy = env('NO_PROXY', env('no_proxy'))
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  const h = host.toLowerCase();
-  for (const entry of noProxy) {
-    if (entry === '*') return null;
-    const e = entry.startsWith('.') ? entry.slice(1) : entry;
-    if (h === e || h.endsWith(`.${e}`)) return null;
-  }
-  const u = new URL(raw);
-  return { host: u.hostname, port: Number(u.port || 80) };
-}
-
-/**
- * One HTTP call. Through the sidecar (HTTP_PROXY) unless NO_PROXY says
- * otherwise: the request goes to the proxy with the absolute URL as its path.
- * Resolves with { status, headers, body } for any status; rejects only on
- * network errors and timeouts (err.message says which).
- */
-export function call(method, url, { headers = {}, body, timeoutMs = 2000 } = {}) {
-  const u = new URL(url);
-  const port = Number(u.port || 80);
-  const proxy = proxyFor(u.hostname);
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  const opts = {
-    method,
-    host: proxy ? proxy.host : u.hostname,
-    port: proxy ? proxy.port : port,
-    path: proxy ? u.href : u.pathname + u.search,
-    agent: false, // one connection per call: no stale keep-alive sockets to trip over
-    headers: {
-      host: u.port ? `${u.hostname}:${u.port}` : u.hostname,
-      ...headers,
-      ...(payload !== undefined && {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(payload),
-      }),
-    },
-  };
-  return new Promise((resolve, reject) => {
-    const req = http.request(opts, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        if (data.length < 64 * 1024) data += chunk;
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data });
-      });
-      res.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    req.end(payload);
-  });
-}
-
-/** A short, one-line description of a failed call's error. */
-export function errorText(err) {
-  const msg = String(err?.message ?? err);
-  return err?.code && !msg.includes(err.code) ? `${err.code} ${msg}` : msg;
-}
-
-/** First ~300 characters of a body, on one line. */
-export function snippet(body) {
-  const s = String(body ?? '').replace(/\s+/g, ' ').trim();
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
-}
-
-// ---- serving ---------------------------------------------------------------
-
-export function sendJson(res, status, obj, headers = {}) {
-  const body = JSON.stringify(obj, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
-}
+export * from '../../lib/app-kit.mjs';
 
 /** A page that shows the /counters JSON and refreshes it every second. */
 function page(title) {
@@ -169,34 +62,5 @@ export function serve({ title, getCounters, handler = () => false }) {
         else res.destroy();
       });
   });
-  const port = intEnv('PORT', 0);
-  server.on('error', (err) => {
-    log(`cannot listen on port ${port}:`, errorText(err));
-    process.exit(1);
-  });
-  server.listen(port, '127.0.0.1', () => log(`${title} listening on http://127.0.0.1:${server.address().port}/`));
-  return server;
-}
-
-/** Exit 0 at once on SIGTERM / SIGINT: the demo apps hold no state worth saving. */
-export function exitOnSignals() {
-  for (const sig of ['SIGTERM', 'SIGINT']) {
-    process.on(sig, () => {
-      log(`${sig}: exiting`);
-      process.exit(0);
-    });
-  }
-}
-
-/** Read a request body (up to 64 KiB). */
-export function readBody(req) {
-  return new Promise((resolve) => {
-    let data = '';
-    req.setEncoding('utf8');
-    req.on('data', (c) => {
-      if (data.length < 64 * 1024) data += c;
-    });
-    req.on('end', () => resolve(data));
-    req.on('error', () => resolve(data));
-  });
+  return listen(server, title);
 }

@@ -206,25 +206,23 @@ function keyHeaders(text: string, fields: readonly number[]): KeyHeaders {
   return h;
 }
 
-/** A parsed request; the whole header map is built only for those who ask (header matches, filters, hashing, tracing). */
-class ParsedRequestHead implements RequestHead {
+/**
+ * What request and response heads share: the text and bytes they came in,
+ * and their header lines and map, made only for those who ask (header
+ * matches, filters, hashing, tracing, response edits).
+ */
+abstract class ParsedHead implements MessageHead {
+  private rawLines: string[] | undefined;
   private all: Record<string, string> | undefined;
 
   constructor(
-    readonly method: string,
-    readonly target: string,
     readonly minor: number,
     readonly text: string,
     readonly fields: number[],
     readonly bytes: Buffer,
-    readonly host: string | undefined,
-    readonly connection: string | undefined,
-    readonly traceHeaders: boolean,
     readonly framing: Framing,
     readonly close: boolean,
   ) {}
-
-  private rawLines: string[] | undefined;
 
   get raw(): string[] {
     return (this.rawLines ??= rawOf(this.text, this.fields));
@@ -235,30 +233,37 @@ class ParsedRequestHead implements RequestHead {
   }
 }
 
-/** A parsed response; the whole header map is built only for those who ask (response header filters). */
-class ParsedResponseHead implements ResponseHead {
-  private all: Record<string, string> | undefined;
+class ParsedRequestHead extends ParsedHead implements RequestHead {
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    minor: number,
+    text: string,
+    fields: number[],
+    bytes: Buffer,
+    readonly host: string | undefined,
+    readonly connection: string | undefined,
+    readonly traceHeaders: boolean,
+    framing: Framing,
+    close: boolean,
+  ) {
+    super(minor, text, fields, bytes, framing, close);
+  }
+}
 
+class ParsedResponseHead extends ParsedHead implements ResponseHead {
   constructor(
     readonly status: number,
     readonly reason: string,
-    readonly minor: number,
-    readonly text: string,
-    readonly fields: number[],
-    readonly bytes: Buffer,
+    minor: number,
+    text: string,
+    fields: number[],
+    bytes: Buffer,
     readonly connection: string | undefined,
-    readonly framing: Framing,
-    readonly close: boolean,
-  ) {}
-
-  private rawLines: string[] | undefined;
-
-  get raw(): string[] {
-    return (this.rawLines ??= rawOf(this.text, this.fields));
-  }
-
-  get headers(): Record<string, string> {
-    return (this.all ??= headerMap(this.raw));
+    framing: Framing,
+    close: boolean,
+  ) {
+    super(minor, text, fields, bytes, framing, close);
   }
 }
 

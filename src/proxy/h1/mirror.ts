@@ -8,7 +8,7 @@
 import { BodyTracker } from './body.js';
 import { headEnd, parseResponseHead } from './head.js';
 import type { UpstreamConnection } from './pool.js';
-import type { AttemptOutcome, MirrorTarget } from './server.js';
+import type { AttemptOutcome, MirrorTarget } from './decision.js';
 
 const MAX_BUFFERED = 64 * 1024;
 const MIRROR_TIMEOUT_MS = 10_000;

@@ -22,8 +22,6 @@ export class UpstreamConnection {
   idleHandlers: UpstreamHandlers | undefined;
   reused = false;
   closed = false;
-  /** The idle timeout is set (on its first release). */
-  timerArmed = false;
 
   constructor(readonly socket: ByteStream, readonly key: string, onClosed: () => void) {
     socket.setNoDelay(true);
@@ -115,10 +113,6 @@ export class H1Pool {
       this.idle.set(c.key, list);
     }
     list.push(c);
-    if (!c.timerArmed) {
-      c.timerArmed = true;
-      c.socket.setTimeout(this.limits.idleTimeoutMs);
-    }
   }
 
   /** Closes every idle connection (certificate rotation, shutdown). */
@@ -129,7 +123,9 @@ export class H1Pool {
 
   private create(key: string, source: ConnectionSource): UpstreamConnection {
     this.open.set(key, (this.open.get(key) ?? 0) + 1);
-    return new UpstreamConnection(source.connect(), key, () => this.closed(key));
+    const c = new UpstreamConnection(source.connect(), key, () => this.closed(key));
+    c.socket.setTimeout(this.limits.idleTimeoutMs); // acted on only while idle (see UpstreamConnection)
+    return c;
   }
 
   private closed(key: string): void {

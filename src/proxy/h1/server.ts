@@ -10,7 +10,6 @@ import { localResponse, type Decision, type ForwardDecision, type H1Limits } fro
 import { Attempt, type ClientSide } from './exchange.js';
 import { HeadError, headEnd, parseRequestHead, type RequestHead } from './head.js';
 
-export * from './decision.js';
 
 /** Serves HTTP/1.1 on an accepted (plain or TLS) socket until it closes. */
 export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decision, limits: H1Limits): void {

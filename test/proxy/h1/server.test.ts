@@ -4,7 +4,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { H1Pool } from '../../../src/proxy/h1/pool.js';
-import { serveH1, type Decision } from '../../../src/proxy/h1/server.js';
+import type { Decision } from '../../../src/proxy/h1/decision.js';
+import { serveH1 } from '../../../src/proxy/h1/server.js';
 
 const limits = { headersTimeoutMs: 500, keepAliveTimeoutMs: 5000 };
 

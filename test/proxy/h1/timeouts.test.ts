@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { H1Pool } from '../../../src/proxy/h1/pool.js';
-import { serveH1, type Decision } from '../../../src/proxy/h1/server.js';
+import type { Decision } from '../../../src/proxy/h1/decision.js';
+import { serveH1 } from '../../../src/proxy/h1/server.js';
 
 const limits = { headersTimeoutMs: 200, keepAliveTimeoutMs: 300 };
 const POOL_IDLE_MS = 300;
