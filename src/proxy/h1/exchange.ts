@@ -38,7 +38,10 @@ export function failureKind(err: NodeJS.ErrnoException): FailureKind {
 
 /** One buffer for a head and the body bytes that arrived with it (at most one read of them). */
 function joinSmall(head: Buffer, body: Buffer): Buffer {
-  return body.length === 0 ? head : Buffer.concat([head, body], head.length + body.length);
+  if (body.length === 0) return head;
+  // A head passed through unchanged is still next to its body in the read: one view of both.
+  if (head.buffer === body.buffer && head.byteOffset + head.length === body.byteOffset) return Buffer.from(head.buffer, head.byteOffset, head.length + body.length);
+  return Buffer.concat([head, body], head.length + body.length);
 }
 
 function startLater(t: Attempt): void {

@@ -374,6 +374,11 @@ function lengthMask(names: ReadonlySet<string> | undefined, mask: number): numbe
 }
 const HOP_BY_HOP_LENGTHS = lengthMask(HOP_BY_HOP, 0);
 
+/** Whether `text` starts with `line` as its whole start line. */
+function sameStartLine(text: string, line: string): boolean {
+  return (text.length === line.length || text.charCodeAt(line.length) === 13) && text.startsWith(line);
+}
+
 /** Byte ranges of the header lines serializeHead keeps (scratch: it runs to completion before anyone else). */
 const keptRuns: number[] = [];
 
@@ -382,7 +387,8 @@ const keptRuns: number[] = [];
  * copied as they came (runs of kept lines in one copy each), without the
  * hop-by-hop headers, those the Connection header names and the `drop` names,
  * then `add` ([name, value, ...]) and the blank line. Transfer-Encoding
- * stays: the body is passed through with its framing.
+ * stays: the body is passed through with its framing. A head that comes out
+ * unchanged is returned as a view of `bytes`, not copied.
  */
 export function serializeHead(startLine: string, head: HeadBytes, connection: string | undefined, drop?: ReadonlySet<string>, add?: readonly string[]): Buffer {
   const { text, fields, bytes } = head;
@@ -405,6 +411,11 @@ export function serializeHead(startLine: string, head: HeadBytes, connection: st
       keptRuns[runs++] = start;
       keptRuns[runs++] = end;
     }
+  }
+  if (add === undefined || add.length === 0) {
+    // Nothing changes (the usual case for one of the two hops): the head as it came, no copy.
+    const whole = runs === 0 ? fields.length === 0 : runs === 2 && keptRuns[0] === startLine.length + 2 && keptRuns[1] === text.length + 2;
+    if (whole && sameStartLine(text, startLine)) return bytes.subarray(0, text.length + 4);
   }
   let added = '';
   if (add) for (let i = 0; i < add.length; i += 2) added += add[i] + ': ' + add[i + 1] + '\r\n';

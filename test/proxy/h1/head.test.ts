@@ -108,6 +108,33 @@ describe('serialising a head for the next hop', () => {
     const plain = Buffer.from('GET /a HTTP/1.1\r\nHost: h\r\nX-Spaced:   1  \r\n\r\n', 'latin1');
     assert.deepEqual(serializeHead('GET /a HTTP/1.1', parseRequestHead(plain, headEnd(plain)), undefined), plain);
   });
+
+  it('passes an unchanged head on as a view of the bytes it came in, and copies one that changes', () => {
+    const bytes = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-A: 1\r\n\r\nBODY', 'latin1');
+    const end = headEnd(bytes);
+    const h = parseResponseHead(bytes, end, 'GET');
+    const same = serializeHead('HTTP/1.1 200 OK', h, h.connection);
+    assert.equal(same.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-A: 1\r\n\r\n');
+    // Each change makes a copy with that change only.
+    const copies: [Buffer, string][] = [
+      [serializeHead('HTTP/1.1 200 Fine', h, h.connection), 'HTTP/1.1 200 Fine\r\nContent-Length: 4\r\nX-A: 1\r\n\r\n'],
+      [serializeHead('HTTP/1.1 200 OK', h, h.connection, new Set(['x-a'])), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n'],
+      [serializeHead('HTTP/1.1 200 OK', h, h.connection, undefined, ['x-b', '2']), 'HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-A: 1\r\nx-b: 2\r\n\r\n'],
+    ];
+    for (const [out, text] of copies) assert.equal(out.toString('latin1'), text);
+    // The view sees a change to the bytes it came from; the copies do not.
+    bytes[Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-').length] = 0x5a;
+    assert.match(same.toString('latin1'), /X-Z: 1/);
+    for (const [out] of copies) assert.doesNotMatch(out.toString('latin1'), /X-Z/);
+    // A start line that only begins the same way is a different one.
+    const bare = Buffer.from('HTTP/1.1 200 OKAY\r\n\r\n', 'latin1');
+    const b = parseResponseHead(bare, headEnd(bare), 'GET');
+    assert.equal(serializeHead('HTTP/1.1 200 OK', b, b.connection).toString('latin1'), 'HTTP/1.1 200 OK\r\n\r\n');
+    // A head without header lines passes through too.
+    const bareSame = serializeHead('HTTP/1.1 200 OKAY', b, b.connection);
+    bare[9] = 0x33;
+    assert.equal(bareSame.toString('latin1'), 'HTTP/1.1 300 OKAY\r\n\r\n');
+  });
 });
 
 describe('header lines that could split on the next hop', () => {
