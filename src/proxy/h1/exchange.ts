@@ -7,6 +7,7 @@
 // the body trackers, not a closure per step (bench/NOTES.md).
 
 import { BodyTracker } from './body.js';
+import { cancelDeadline, startDeadline, type DeadlineList, type Expiring } from './deadlines.js';
 import { NOTHING_SENT, type ByteStream } from './byte-stream.js';
 import { localResponse, type FailureKind, type ForwardDecision } from './decision.js';
 import { headEnd, parseResponseHead, serializeHead, type RequestHead } from './head.js';
@@ -48,11 +49,12 @@ function startLater(t: Attempt): void {
   t.go();
 }
 
-function responseTimedOut(t: Attempt): void {
-  t.timedOut();
-}
-
-export class Attempt implements UpstreamHandlers {
+export class Attempt implements UpstreamHandlers, Expiring {
+  // The response deadline (deadlines.ts links tries through these).
+  deadlineAt = 0;
+  deadlinePrev: Expiring | undefined = undefined;
+  deadlineNext: Expiring | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
   private abandoned = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Set once the exchange starts; before that, body bytes wait in `body`. */
@@ -74,7 +76,6 @@ export class Attempt implements UpstreamHandlers {
   private responseClose = false;
   private status = 0;
   private settled = false;
-  private timer: NodeJS.Timeout | undefined;
   private upDrainWait = false;
   private clientDrainWait = false;
 
@@ -111,7 +112,7 @@ export class Attempt implements UpstreamHandlers {
       d.done(0);
       return;
     }
-    clearTimeout(this.timer);
+    cancelDeadline(this);
     if (this.settled) return;
     this.settled = true;
     up.handlers = undefined;
@@ -191,7 +192,7 @@ export class Attempt implements UpstreamHandlers {
     if (d.mirrors) this.mirrors = d.mirrors.map((m) => startMirror(m, req.method));
     const copies = this.replay !== undefined || this.mirrors !== undefined;
     const reqBody = (this.reqBody = BodyTracker.of(req.framing));
-    this.timer = setTimeout(responseTimedOut, d.responseTimeoutMs, this);
+    startDeadline(this, d.responseTimeoutMs);
     up.handlers = this;
 
     const head = serializeHead(`${req.method} ${d.path} HTTP/1.1`, req, req.connection, d.drop, d.add);
@@ -213,7 +214,8 @@ export class Attempt implements UpstreamHandlers {
     }
   }
 
-  timedOut(): void {
+  /** No response head within the decision's response timeout (Expiring). */
+  expired(): void {
     const up = this.up!;
     up.handlers = undefined;
     up.socket.destroy();
@@ -256,7 +258,7 @@ export class Attempt implements UpstreamHandlers {
 
   /** The upstream connection ended or failed (UpstreamHandlers). */
   gone(err?: Error): void {
-    clearTimeout(this.timer);
+    cancelDeadline(this);
     if (this.settled) return;
     const { d, req, conn } = this;
     if (!this.responded) {
@@ -310,7 +312,7 @@ export class Attempt implements UpstreamHandlers {
         up.socket.destroy();
         return;
       }
-      clearTimeout(this.timer);
+      cancelDeadline(this);
       this.responded = true;
       this.status = head.status;
       const start = `HTTP/1.1 ${head.status} ${head.reason}`;
@@ -383,7 +385,7 @@ export class Attempt implements UpstreamHandlers {
       this.conn.client.end();
       return;
     }
-    clearTimeout(this.timer);
+    cancelDeadline(this);
     up.handlers = undefined;
     if (this.responseClose) up.socket.destroy();
     else this.d.pool.release(up);
