@@ -129,6 +129,38 @@ describe('request metrics', () => {
     assert.equal(cacheSize(), 3);
   });
 
+  it('a record that differs from the one before in any single label goes to its own series', () => {
+    const { registry, sink, cacheSize } = setup();
+    const base = outbound();
+    const variants: RequestRecord[] = [
+      outbound({ status: 201 }),
+      outbound({ direction: 'gateway' }),
+      outbound({ source: { ...CLIENT, namespace: 'other' } }),
+      outbound({ source: { ...CLIENT, workload: 'other' } }),
+      outbound({ source: { ...CLIENT, identity: 'spiffe://cluster.local/ns/demo/sa/other' } }),
+      outbound({ destination: { ...base.destination, namespace: 'other' } }),
+      outbound({ destination: { ...base.destination, workload: 'other' } }),
+      outbound({ destination: { ...base.destination, service: 'demo/other:8080' } }),
+      outbound({ destination: { ...base.destination, identity: 'spiffe://cluster.local/ns/demo/sa/other' } }),
+      outbound({ route: 'other' }),
+      outbound({ reason: 'other' }),
+    ];
+    // Each variant right after the base record and again after itself.
+    for (const v of variants) {
+      sink(base);
+      sink(v);
+      sink(v);
+    }
+    assert.equal(cacheSize(), 1 + variants.length);
+    const text = registry.render();
+    assert.equal(value(text, 'trellis_requests_total', { direction: 'outbound', code: '200', route: 'default', reason: '', source_namespace: 'demo', source_workload: 'client', destination_workload: 'echo', destination_service: 'demo/echo:8080', destination_namespace: 'demo' }), variants.length + 2 * 2); // the base, and the two identity variants
+    assert.equal(value(text, 'trellis_requests_total', { code: '201' }), 2);
+    assert.equal(value(text, 'trellis_requests_total', { direction: 'gateway' }), 2);
+    assert.equal(value(text, 'trellis_requests_total', { route: 'other' }), 2);
+    assert.equal(value(text, 'trellis_requests_total', { reason: 'other' }), 2);
+    assert.equal(value(text, 'trellis_requests_total', {}), 3 * variants.length);
+  });
+
   it('code classes', () => {
     assert.equal(codeClass(200), '2xx');
     assert.equal(codeClass(302), '3xx');

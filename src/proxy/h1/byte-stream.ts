@@ -20,10 +20,8 @@ export interface ByteStream {
   destroy(err?: Error): unknown;
   pause(): unknown;
   resume(): unknown;
-  /** Emits 'timeout' after this long without bytes either way; 0 disarms. */
-  setTimeout(ms: number): unknown;
   setNoDelay(noDelay?: boolean): unknown;
-  // Events: 'data' (Buffer), 'end', 'drain', 'timeout', 'error' (Error), 'close'.
+  // Events: 'data' (Buffer), 'end', 'drain', 'error' (Error), 'close'.
   on(event: string, listener: (...args: any[]) => void): unknown;
   once(event: string, listener: (...args: any[]) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;

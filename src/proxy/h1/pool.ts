@@ -9,6 +9,7 @@
 // sidecars busy long after the load is gone (bench/NOTES.md).
 
 import type { ByteStream } from './byte-stream.js';
+import { cancelDeadline, startDeadline, type DeadlineList, type Expiring } from './deadlines.js';
 
 export interface UpstreamHandlers {
   data(chunk: Buffer): void;
@@ -16,8 +17,13 @@ export interface UpstreamHandlers {
   gone(err?: Error): void;
 }
 
-export class UpstreamConnection {
+export class UpstreamConnection implements Expiring {
   handlers: UpstreamHandlers | undefined;
+  // The idle timeout while it waits in the pool (deadlines.ts; none while busy).
+  deadlineAt = 0;
+  deadlinePrev: Expiring | undefined = undefined;
+  deadlineNext: Expiring | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
   /** Its handlers while idle in the pool (made once, on its first release). */
   idleHandlers: UpstreamHandlers | undefined;
   reused = false;
@@ -29,6 +35,7 @@ export class UpstreamConnection {
     const gone = (err?: Error) => {
       if (this.closed) return;
       this.closed = true;
+      cancelDeadline(this);
       onClosed();
       const h = this.handlers;
       this.handlers = undefined;
@@ -37,12 +44,11 @@ export class UpstreamConnection {
     socket.on('error', gone);
     socket.on('close', () => gone());
     socket.on('end', () => socket.end());
-    // Armed for the connection's life (arming it per exchange costs a timer
-    // object each time) but acted on only while idle in the pool: a busy one is
-    // bounded by its exchange's timers, and its next byte re-arms this one.
-    socket.on('timeout', () => {
-      if (this.handlers === undefined || this.handlers === this.idleHandlers) socket.destroy();
-    });
+  }
+
+  /** Idle in the pool for the idle timeout (Expiring). */
+  expired(): void {
+    if (this.handlers === undefined || this.handlers === this.idleHandlers) this.socket.destroy();
   }
 }
 
@@ -78,6 +84,7 @@ export class H1Pool {
       const c = list.pop()!;
       if (c.closed || c.socket.destroyed) continue;
       c.reused = true;
+      cancelDeadline(c);
       ready(c);
       return true;
     }
@@ -113,6 +120,8 @@ export class H1Pool {
       this.idle.set(c.key, list);
     }
     list.push(c);
+    // A deadline, not the socket's inactivity timer: Node re-arms that one on every read and write.
+    if (this.limits.idleTimeoutMs > 0) startDeadline(c, this.limits.idleTimeoutMs);
   }
 
   /** Closes every idle connection (certificate rotation, shutdown). */
@@ -123,9 +132,7 @@ export class H1Pool {
 
   private create(key: string, source: ConnectionSource): UpstreamConnection {
     this.open.set(key, (this.open.get(key) ?? 0) + 1);
-    const c = new UpstreamConnection(source.connect(), key, () => this.closed(key));
-    c.socket.setTimeout(this.limits.idleTimeoutMs); // acted on only while idle (see UpstreamConnection)
-    return c;
+    return new UpstreamConnection(source.connect(), key, () => this.closed(key));
   }
 
   private closed(key: string): void {

@@ -6,6 +6,7 @@
 // No IncomingMessage/ServerResponse/ClientRequest objects (bench/NOTES.md).
 
 import type { ByteStream } from './byte-stream.js';
+import { cancelDeadline, startDeadline, type DeadlineList, type Expiring } from './deadlines.js';
 import { localResponse, type Decision, type ForwardDecision, type H1Limits } from './decision.js';
 import { Attempt, type ClientSide } from './exchange.js';
 import { HeadError, headEnd, parseRequestHead, type RequestHead } from './head.js';
@@ -19,17 +20,22 @@ export function serveH1(client: ByteStream, handle: (req: RequestHead) => Decisi
 /** A pipelining client may send this much ahead of the request being served before it is paused. */
 const MAX_AHEAD = 1024 * 1024;
 
-class ClientConnection implements ClientSide {
+class ClientConnection implements ClientSide, Expiring {
   private pending: Buffer | undefined;
   private busy = false;
   closed = false;
   /**
-   * One timeout listener for the connection's life: between requests the
-   * keep-alive timeout runs, while a head is arriving the headers timeout.
+   * Between requests the keep-alive timeout runs, from the first byte of a
+   * head until its end the headers timeout; while a request is served,
+   * neither (the try's own deadlines bound it). They are deadlines
+   * (deadlines.ts), not the socket's inactivity timer, which Node re-arms on
+   * every read and write.
    */
   private waitingForHead = false;
-  /** What the connection's timer is armed with. */
-  private timeoutMs = 0;
+  deadlineAt = 0;
+  deadlinePrev: Expiring | undefined = undefined;
+  deadlineNext: Expiring | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
   /** The try in progress: it gets the request body, and is told when the client goes. */
   private active: Attempt | undefined;
 
@@ -39,14 +45,6 @@ class ClientConnection implements ClientSide {
     private readonly limits: H1Limits,
   ) {
     client.setNoDelay(true);
-    // The timer stays armed for the connection's life (arming it per request
-    // costs a timer object each time); while a request is being served it is
-    // ignored: the try's own timers bound it, and the next byte re-arms this one.
-    client.on('timeout', () => {
-      if (this.closed || this.busy) return;
-      if (this.waitingForHead) client.end(localResponse(408, 'trellis: request head not received in time', [], true));
-      else client.destroy();
-    });
     client.on('data', (chunk: Buffer) => {
       const a = this.active;
       if (a) a.sink(chunk);
@@ -55,6 +53,7 @@ class ClientConnection implements ClientSide {
     client.on('error', () => client.destroy());
     client.on('close', () => {
       this.closed = true;
+      cancelDeadline(this);
       const a = this.active;
       this.active = undefined;
       a?.abort();
@@ -62,15 +61,23 @@ class ClientConnection implements ClientSide {
     this.idle();
   }
 
-  private idle(): void {
-    this.waitingForHead = false;
-    this.arm(this.limits.keepAliveTimeoutMs);
+  /** The keep-alive or headers timeout passed (Expiring). */
+  expired(): void {
+    if (this.closed || this.busy) return;
+    if (this.waitingForHead) this.endWith(localResponse(408, 'trellis: request head not received in time', [], true));
+    else this.client.destroy();
   }
 
-  private arm(ms: number): void {
-    if (this.timeoutMs === ms) return;
-    this.timeoutMs = ms;
-    this.client.setTimeout(ms);
+  /** Ends the connection; one that lingers half-closed is destroyed after the keep-alive timeout. */
+  private endWith(last?: string): void {
+    if (last) this.client.end(last);
+    else this.client.end();
+    this.idle();
+  }
+
+  private idle(): void {
+    this.waitingForHead = false;
+    startDeadline(this, this.limits.keepAliveTimeoutMs);
   }
 
   private received(chunk: Buffer): void {
@@ -87,17 +94,20 @@ class ClientConnection implements ClientSide {
     try {
       end = headEnd(pending);
       if (end < 0) {
-        this.waitingForHead = true;
-        this.arm(this.limits.headersTimeoutMs);
+        if (!this.waitingForHead) {
+          this.waitingForHead = true;
+          startDeadline(this, this.limits.headersTimeoutMs);
+        }
         return;
       }
       req = parseRequestHead(pending, end);
     } catch (err) {
       const status = err instanceof HeadError ? err.status : 400;
-      client.end(localResponse(status, `trellis: ${(err as Error).message}`, [], true));
+      this.endWith(localResponse(status, `trellis: ${(err as Error).message}`, [], true));
       return;
     }
     this.waitingForHead = false;
+    cancelDeadline(this);
     const rest = pending.subarray(end);
     this.pending = undefined;
     this.busy = true;
@@ -122,13 +132,14 @@ class ClientConnection implements ClientSide {
   failed(): void {
     this.busy = false;
     this.active = undefined;
+    this.idle(); // the try ended the connection: it may linger half-closed no longer than this
   }
 
   finish(close: boolean, leftover: Buffer | undefined): void {
     this.busy = false;
     this.active = undefined;
     if (close) {
-      this.client.end();
+      this.endWith();
       return;
     }
     this.client.resume();

@@ -27,11 +27,17 @@ export class MuxProtocolError extends Error {
   readonly code = 'TRELLIS_E_MUX_PROTOCOL';
 }
 
+/** Writes a frame header at `pos` of `buf`; returns the position after it. */
+export function writeFrameHeader(buf: Buffer, pos: number, type: number, id: number, length: number): number {
+  buf[pos] = type;
+  buf.writeUInt32BE(id, pos + 1);
+  buf.writeUInt32BE(length, pos + 5);
+  return pos + HEADER_BYTES;
+}
+
 export function frameHeader(type: number, id: number, length: number): Buffer {
   const h = Buffer.allocUnsafe(HEADER_BYTES);
-  h[0] = type;
-  h.writeUInt32BE(id, 1);
-  h.writeUInt32BE(length, 5);
+  writeFrameHeader(h, 0, type, id, length);
   return h;
 }
 

@@ -9,7 +9,7 @@
 
 import type tls from 'node:tls';
 import { spiffeIdFromPeerCertificate } from '../../identity/spiffe.js';
-import { FRAME, FrameReader, frameHeader, MuxProtocolError, windowFrame } from './frame.js';
+import { FRAME, FrameReader, frameHeader, HEADER_BYTES, MuxProtocolError, writeFrameHeader } from './frame.js';
 import { MuxStream, type StreamError, type StreamOwner } from './stream.js';
 
 export interface SessionOptions {
@@ -38,7 +38,11 @@ function sessionError(message: string, code: string, cause?: Error): StreamError
 export class MuxSession implements StreamOwner {
   readonly streams = new Map<number, MuxStream>();
   private nextId = 1;
-  private out: Buffer[] = [];
+  // Frames queued for the next write: type, stream id and payload length per
+  // frame, and its payload (if any). Headers are written straight into the
+  // write's buffer, not allocated one by one.
+  private outFrames: number[] = [];
+  private outPayloads: (Buffer | undefined)[] = [];
   private outBytes = 0;
   private flushScheduled = false;
   /** Streams told to wait for the socket to drain. */
@@ -94,7 +98,7 @@ export class MuxSession implements StreamOwner {
     const s = new MuxStream(this, this.nextId++, this.opts.window);
     this.streams.set(s.id, s);
     this.disarmIdle();
-    this.queue(frameHeader(FRAME.data, s.id, 0));
+    this.queue(FRAME.data, s.id);
     return s;
   }
 
@@ -128,7 +132,7 @@ export class MuxSession implements StreamOwner {
   // ---- StreamOwner ----
 
   sendData(s: MuxStream, data: Buffer): boolean {
-    this.queue(frameHeader(FRAME.data, s.id, data.length), data);
+    this.queue(FRAME.data, s.id, data);
     if (this.outBytes + this.socket.writableLength > HIGH_WATER) {
       this.blocked.add(s);
       return false;
@@ -137,16 +141,18 @@ export class MuxSession implements StreamOwner {
   }
 
   sendEnd(s: MuxStream): void {
-    this.queue(frameHeader(FRAME.end, s.id, 0));
+    this.queue(FRAME.end, s.id);
   }
 
   sendReset(s: MuxStream, reason: string): void {
     const why = Buffer.from(reason.slice(0, 200));
-    this.queue(frameHeader(FRAME.reset, s.id, why.length), why);
+    this.queue(FRAME.reset, s.id, why);
   }
 
   sendWindow(s: MuxStream, increment: number): void {
-    this.queue(windowFrame(s.id, increment));
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32BE(increment, 0);
+    this.queue(FRAME.window, s.id, b);
   }
 
   streamClosed(s: MuxStream): void {
@@ -165,14 +171,12 @@ export class MuxSession implements StreamOwner {
     }
   }
 
-  private queue(a: Buffer, b?: Buffer): void {
+  private queue(type: number, id: number, payload?: Buffer): void {
     if (this.closed) return;
-    this.out.push(a);
-    this.outBytes += a.length;
-    if (b && b.length > 0) {
-      this.out.push(b);
-      this.outBytes += b.length;
-    }
+    const length = payload === undefined ? 0 : payload.length;
+    this.outFrames.push(type, id, length);
+    this.outPayloads.push(length > 0 ? payload : undefined);
+    this.outBytes += HEADER_BYTES + length;
     if (this.outBytes >= FLUSH_NOW && this.ready) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -186,24 +190,34 @@ export class MuxSession implements StreamOwner {
   };
 
   private flush(): void {
-    const out = this.out;
+    // Not connected yet (a client session): everything waits for the handshake's end.
+    if (!this.ready || this.socket.destroyed) return;
+    const frames = this.outFrames;
+    const payloads = this.outPayloads;
     const bytes = this.outBytes;
-    this.out = [];
+    this.outFrames = [];
+    this.outPayloads = [];
     this.outBytes = 0;
-    if (!this.ready || this.socket.destroyed) {
-      // Not connected yet (a client session): keep everything for the handshake's end.
-      this.out = out;
-      this.outBytes = bytes;
+    if (bytes <= COALESCE_MAX) {
+      // Many small frames: one buffer, one record batch, one syscall.
+      const buf = Buffer.allocUnsafe(bytes);
+      let pos = 0;
+      for (let i = 0; i < payloads.length; i++) {
+        pos = writeFrameHeader(buf, pos, frames[3 * i]!, frames[3 * i + 1]!, frames[3 * i + 2]!);
+        const p = payloads[i];
+        if (p !== undefined) pos += p.copy(buf, pos);
+      }
+      this.socket.write(buf);
       return;
     }
-    if (out.length === 1) this.socket.write(out[0]!);
-    else if (bytes <= COALESCE_MAX) this.socket.write(Buffer.concat(out, bytes)); // many small frames: one buffer, one record batch, one syscall
-    else {
-      // Large payloads go as they are (one writev), not copied into a new buffer that waits for GC.
-      this.socket.cork();
-      for (const b of out) this.socket.write(b);
-      this.socket.uncork();
+    // Large payloads go as they are (one writev), not copied into a new buffer that waits for GC.
+    this.socket.cork();
+    for (let i = 0; i < payloads.length; i++) {
+      this.socket.write(frameHeader(frames[3 * i]!, frames[3 * i + 1]!, frames[3 * i + 2]!));
+      const p = payloads[i];
+      if (p !== undefined) this.socket.write(p);
     }
+    this.socket.uncork();
   }
 
   get isConnected(): boolean {
@@ -235,7 +249,7 @@ export class MuxSession implements StreamOwner {
       this.nextId = id + 1;
       if (this.streams.size >= this.opts.maxStreams || this.retired) {
         const why = Buffer.from('too many streams');
-        this.queue(frameHeader(FRAME.reset, id, why.length), why);
+        this.queue(FRAME.reset, id, why);
         return;
       }
       s = new MuxStream(this, id, this.opts.window);

@@ -43,9 +43,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
   private endQueued = false;
   private remoteEnded = false;
   private endEmitted = false;
-  private timeoutMs = 0;
-  private lastActive = 0;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly owner: StreamOwner,
@@ -65,7 +62,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
     if (this.destroyed || this.localEnded) return false;
     let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (data.length === 0) return !this.wantDrain;
-    if (this.timeoutMs > 0) this.lastActive = Date.now();
     if (this.outbox) {
       this.outbox.push(data);
       this.wantDrain = true;
@@ -99,7 +95,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
   destroy(err?: Error): this {
     if (this.destroyed) return this;
     this.destroyed = true;
-    this.clearTimer();
     // A stream closed both ways needs no RESET; anything else tells the peer to stop.
     if (!(this.localEnded && !this.endQueued && this.remoteEnded)) this.owner.sendReset(this, err?.message ?? 'closed');
     this.owner.streamClosed(this);
@@ -137,17 +132,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
     return this;
   }
 
-  setTimeout(ms: number): this {
-    this.timeoutMs = ms;
-    if (ms <= 0) return this; // the timer, if any, notices and stops
-    this.lastActive = Date.now();
-    if (!this.timer) {
-      this.timer = setTimeout(() => this.checkIdle(), ms);
-      this.timer.unref();
-    }
-    return this;
-  }
-
   setNoDelay(): this {
     return this;
   }
@@ -160,7 +144,6 @@ export class MuxStream extends EventEmitter implements ByteStream {
     if (this.remoteEnded) return false;
     this.recvCredit -= data.length;
     if (this.recvCredit < 0) return false;
-    if (this.timeoutMs > 0) this.lastActive = Date.now();
     if (this.paused || this.inbox) (this.inbox ??= []).push(data);
     else this.deliver(data);
     return true;
@@ -241,25 +224,5 @@ export class MuxStream extends EventEmitter implements ByteStream {
   private finish(): void {
     if (this.destroyed) return;
     this.destroy();
-  }
-
-  private checkIdle(): void {
-    this.timer = undefined;
-    if (this.destroyed || this.timeoutMs <= 0) return;
-    const idle = Date.now() - this.lastActive;
-    if (idle >= this.timeoutMs) {
-      this.lastActive = Date.now();
-      this.emit('timeout');
-      if (this.destroyed || this.timeoutMs <= 0) return;
-      this.timer = setTimeout(() => this.checkIdle(), this.timeoutMs);
-    } else {
-      this.timer = setTimeout(() => this.checkIdle(), this.timeoutMs - idle);
-    }
-    this.timer.unref();
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
   }
 }

@@ -1,5 +1,5 @@
-// The engine's connection timers: keep-alive and head timeouts on the client
-// side, the idle timeout of pooled upstream connections, and neither cutting
+// The engine's connection timers: keep-alive and headers timeouts on the
+// client side, the idle timeout of pooled upstream connections, and neither cutting
 // a request that is being served, however long its upstream takes.
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -117,6 +117,22 @@ describe('engine timers', () => {
     const r = await readUntil(sock, () => false);
     assert.equal(r.closed, true);
     assert.match(r.text, /^HTTP\/1\.1 408 /);
+  });
+
+  it('answers 408 to a head trickled in byte by byte: the headers timeout runs from its first byte, not from the last', async () => {
+    const sock = await connect();
+    const started = Date.now();
+    const head = 'GET /trickle HTTP/1.1\r\nhost: a\r\nx-slow: ' + 'y'.repeat(200);
+    let i = 0;
+    // One byte every 20 ms: each well inside the headers timeout, the whole far beyond it.
+    const drip = setInterval(() => {
+      if (i < head.length && !sock.destroyed) sock.write(head[i++]!);
+    }, 20);
+    const r = await readUntil(sock, () => false);
+    clearInterval(drip);
+    assert.match(r.text, /^HTTP\/1\.1 408 /);
+    const took = Date.now() - started;
+    assert.ok(took >= limits.headersTimeoutMs - 50 && took < limits.headersTimeoutMs + 1000, `408 after ${took} ms`);
   });
 
   it('closes a pooled upstream connection idle longer than the pool idle timeout, but not one busy longer than it', async () => {
